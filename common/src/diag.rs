@@ -1,0 +1,157 @@
+//! s6-style diagnostics, byte for byte as skalibs' `strerr` writes them:
+//! `PROG: warning: TEXT`, `PROG: fatal: TEXT`, `PROG: usage: USAGE`.
+//!
+//! Each message is formatted into a stack buffer and written to fd 2 with one `write`, so two
+//! processes sharing a stderr never interleave inside a line and a warning costs no heap
+//! allocation. A failed write (a closed or broken stderr) is ignored: a diagnostic must never
+//! kill the daemon. System errors print as the C library's text (`No such file or directory`),
+//! never Rust's `(os error 2)`: wrap an errno in [`SysErr`].
+
+use std::fmt::{self, Write as _};
+use std::io;
+use std::sync::OnceLock;
+
+use nix::errno::Errno;
+
+static PROG: OnceLock<&'static str> = OnceLock::new();
+
+/// The longest diagnostic written; longer ones are cut (a name can be 1019 bytes).
+const MAX_MESSAGE: usize = 4096;
+
+/// Sets the program name that prefixes every diagnostic: the base name of `argv0`.
+/// Only the first call has an effect.
+pub fn set_program_name(argv0: &str) {
+    let base = argv0
+        .rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(argv0);
+    let _ = PROG.set(Box::leak(base.to_owned().into_boxed_str()));
+}
+
+/// The program name set by [`set_program_name`], or `s6-svscan` if none was set.
+#[must_use]
+pub fn program_name() -> &'static str {
+    PROG.get().copied().unwrap_or("s6-svscan")
+}
+
+/// An errno that displays as the system's error text, as skalibs' `strerr_*sys` print it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SysErr(pub Errno);
+
+impl fmt::Display for SysErr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // nix's own table differs from the C library's (ENOLCK, ...): ask libc through std,
+        // whose text ends in " (os error N)".
+        let text = io::Error::from_raw_os_error(self.0 as i32).to_string();
+        f.write_str(text.split(" (os error ").next().unwrap_or(&text))
+    }
+}
+
+impl From<Errno> for SysErr {
+    fn from(e: Errno) -> Self {
+        SysErr(e)
+    }
+}
+
+impl From<&io::Error> for SysErr {
+    fn from(e: &io::Error) -> Self {
+        SysErr(e.raw_os_error().map_or(Errno::EIO, Errno::from_raw))
+    }
+}
+
+/// A fixed buffer that keeps what fits and silently drops the rest.
+struct Line {
+    buf: [u8; MAX_MESSAGE],
+    len: usize,
+}
+
+impl fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = MAX_MESSAGE - 1 - self.len; // keep one byte for the newline
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Formats `PROG: KIND: MESSAGE\n` and writes it to fd 2 in one `write`, ignoring failure.
+fn emit(kind: &str, message: fmt::Arguments<'_>) {
+    let mut line = Line {
+        buf: [0; MAX_MESSAGE],
+        len: 0,
+    };
+    let _ = write!(line, "{}: {kind}: {message}", program_name());
+    line.buf[line.len] = b'\n';
+    line.len += 1;
+    let mut rest = &line.buf[..line.len];
+    while !rest.is_empty() {
+        match nix::unistd::write(io::stderr(), rest) {
+            Ok(0) => break,
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+    }
+}
+
+/// `PROG: warning: MESSAGE`.
+pub fn warn(message: fmt::Arguments<'_>) {
+    emit("warning", message);
+}
+
+/// `PROG: fatal: MESSAGE`, then exit with `code`.
+pub fn fatal(code: i32, message: fmt::Arguments<'_>) -> ! {
+    emit("fatal", message);
+    std::process::exit(code)
+}
+
+/// `PROG: usage: USAGE`, then exit 100.
+pub fn usage(usage: &str) -> ! {
+    emit("usage", format_args!("{usage}"));
+    std::process::exit(crate::EXIT_USAGE)
+}
+
+/// `PROG: warning: MESSAGE`, formatted like `format!`.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::diag::warn(::std::format_args!($($arg)*)) };
+}
+
+/// `PROG: fatal: MESSAGE`, then exit with the code given first.
+#[macro_export]
+macro_rules! fatal {
+    ($code:expr, $($arg:tt)*) => { $crate::diag::fatal($code, ::std::format_args!($($arg)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sys_err_prints_the_c_library_text_without_the_rust_suffix() {
+        assert_eq!(
+            SysErr(Errno::ENOENT).to_string(),
+            "No such file or directory"
+        );
+        assert_eq!(SysErr(Errno::EPIPE).to_string(), "Broken pipe");
+        let io = io::Error::from_raw_os_error(libc_enxio());
+        assert_eq!(SysErr::from(&io).to_string(), "No such device or address");
+    }
+
+    fn libc_enxio() -> i32 {
+        Errno::ENXIO as i32
+    }
+
+    #[test]
+    fn an_overlong_message_is_cut_and_still_ends_with_a_newline() {
+        let mut line = Line {
+            buf: [0; MAX_MESSAGE],
+            len: 0,
+        };
+        let long = "x".repeat(3 * MAX_MESSAGE);
+        let _ = write!(line, "{long}");
+        assert_eq!(line.len, MAX_MESSAGE - 1);
+    }
+}
