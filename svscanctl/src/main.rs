@@ -1,1 +1,189 @@
-fn main() {}
+//! `svscanctl`: a drop-in `s6-svscanctl [ -zabhitqnN ] svscandir` (spec: "svscanctl").
+//!
+//! Each option letter is one command byte, sent in the order given, in one write to
+//! `svscandir/.s6-svscan/control`. The options are parsed by a small hand-written getopt
+//! because the order of the letters is the message, and because POSIX getopt does not permute:
+//! the first operand ends the options, so `svscanctl DIR -t` sends nothing (spec, item 11).
+//! Sending, and the three ways it can fail, are `common::protocol::write_control`.
+#![forbid(unsafe_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use common::diag::{set_program_name, usage};
+use common::fatal;
+use common::protocol::{Command, MAX_COMMANDS, write_control};
+
+const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct Invocation<'a> {
+    commands: Vec<Command>,
+    scandir: &'a Path,
+}
+
+/// Why the command line was refused.
+#[derive(Debug, PartialEq, Eq)]
+enum ParseError {
+    /// An unknown letter, a long option, or no scandir: print the usage line, exit 100.
+    Usage,
+    /// A 65th command letter: fatal 100 `too many commands`.
+    TooManyCommands,
+}
+
+/// Parses the arguments after argv[0], as skalibs' `subgetopt` does for s6-svscanctl.
+///
+/// Bundled letters are split (`-at` = `-a -t`); `--` ends the options and is consumed; a lone
+/// `-` or the first word not starting with `-` ends them and is the scandir. Extra operands are
+/// ignored. As in C, the count is checked before the letter, so a 65th letter is "too many"
+/// even when it is not a command.
+fn parse(args: &[OsString]) -> Result<Invocation<'_>, ParseError> {
+    let mut commands = Vec::with_capacity(MAX_COMMANDS);
+    let mut operands = args;
+    while let Some((arg, rest)) = operands.split_first() {
+        let arg = arg.as_bytes();
+        if arg == b"--" {
+            operands = rest;
+            break;
+        }
+        let letters = match arg {
+            [b'-', b'-', ..] => return Err(ParseError::Usage), // C 2.12 has no long options
+            [b'-', letters @ ..] if !letters.is_empty() => letters,
+            _ => break,
+        };
+        for &letter in letters {
+            if commands.len() == MAX_COMMANDS {
+                return Err(ParseError::TooManyCommands);
+            }
+            commands.push(Command::from_byte(letter).ok_or(ParseError::Usage)?);
+        }
+        operands = rest;
+    }
+    let scandir = operands.first().ok_or(ParseError::Usage)?;
+    Ok(Invocation {
+        commands,
+        scandir: Path::new(scandir.as_os_str()),
+    })
+}
+
+fn main() {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = argv
+        .first()
+        .map_or(OsStr::new("svscanctl"), OsString::as_os_str);
+    set_program_name(&argv0.to_string_lossy());
+    let invocation = match parse(argv.get(1..).unwrap_or_default()) {
+        Ok(invocation) => invocation,
+        Err(ParseError::Usage) => usage(USAGE),
+        Err(ParseError::TooManyCommands) => fatal!(common::EXIT_USAGE, "too many commands"),
+    };
+    if let Err(e) = write_control(invocation.scandir, &invocation.commands) {
+        fatal!(e.exit_code(), "{}", e.message(invocation.scandir));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_strs(args: &[&str]) -> Result<(Vec<u8>, OsString), ParseError> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        parse(&args).map(|inv| {
+            let bytes = inv.commands.iter().map(|c| c.byte()).collect();
+            (bytes, inv.scandir.as_os_str().to_owned())
+        })
+    }
+
+    fn sends(args: &[&str], bytes: &[u8], scandir: &str) {
+        assert_eq!(
+            parse_strs(args),
+            Ok((bytes.to_vec(), OsString::from(scandir))),
+            "{args:?}"
+        );
+    }
+
+    #[test]
+    fn letters_are_sent_in_the_order_given_bundled_or_not() {
+        sends(&["-a", "-N", "-zt", "d"], b"aNzt", "d");
+        sends(&["-at", "d"], b"at", "d");
+        sends(&["-a", "-t", "d"], b"at", "d");
+        sends(&["-ta", "d"], b"ta", "d");
+        sends(&["-zabhitqnN", "d"], b"zabhitqnN", "d");
+        sends(&["-aaa", "d"], b"aaa", "d");
+    }
+
+    #[test]
+    fn no_letters_is_an_empty_message() {
+        sends(&["d"], b"", "d");
+    }
+
+    #[test]
+    fn options_come_before_operands_without_permutation() {
+        // Spec, item 11: "`svscanctl DIR -t` sends nothing (the `-t` is an ignored extra
+        // operand)".
+        sends(&["d", "-t"], b"", "d");
+        sends(&["-a", "d", "-t", "e"], b"a", "d");
+    }
+
+    #[test]
+    fn double_dash_ends_the_options_and_is_consumed() {
+        sends(&["-a", "--", "-t"], b"a", "-t");
+        sends(&["--", "d"], b"", "d");
+        sends(&["--", "--", "d"], b"", "--");
+    }
+
+    #[test]
+    fn a_lone_dash_ends_the_options_and_is_the_scandir() {
+        sends(&["-a", "-", "-t"], b"a", "-");
+    }
+
+    #[test]
+    fn any_other_letter_is_a_usage_error() {
+        // Spec: "including `p r s 0 6 7 8`, which C's getopt string lists but its switch
+        // rejects".
+        for bad in [
+            "-p", "-r", "-s", "-0", "-6", "-7", "-8", "-x", "-T", "-?", "-ap",
+        ] {
+            assert_eq!(parse_strs(&[bad, "d"]), Err(ParseError::Usage), "{bad}");
+        }
+    }
+
+    #[test]
+    fn long_options_are_usage_errors() {
+        assert_eq!(parse_strs(&["--help", "d"]), Err(ParseError::Usage));
+        assert_eq!(parse_strs(&["---", "d"]), Err(ParseError::Usage));
+    }
+
+    #[test]
+    fn no_scandir_is_a_usage_error() {
+        assert_eq!(parse_strs(&[]), Err(ParseError::Usage));
+        assert_eq!(parse_strs(&["-a"]), Err(ParseError::Usage));
+        assert_eq!(parse_strs(&["-a", "--"]), Err(ParseError::Usage));
+    }
+
+    #[test]
+    fn up_to_64_commands_are_accepted_and_a_65th_is_too_many() {
+        let max = format!("-{}", "a".repeat(MAX_COMMANDS));
+        sends(&[&max, "d"], &[b'a'; MAX_COMMANDS], "d");
+        let split = ["-", &"a".repeat(MAX_COMMANDS - 1)].concat();
+        assert_eq!(
+            parse_strs(&[&split, "-t", "-a", "d"]),
+            Err(ParseError::TooManyCommands)
+        );
+        // As C: the count is checked before the letter.
+        assert_eq!(
+            parse_strs(&[&max, "-x", "d"]),
+            Err(ParseError::TooManyCommands)
+        );
+    }
+
+    #[test]
+    fn a_scandir_that_is_not_utf8_is_kept_as_is() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = [OsString::from("-a"), OsString::from_vec(b"d\xff".to_vec())];
+        let inv = parse(&args).unwrap();
+        assert_eq!(inv.scandir.as_os_str().as_bytes(), b"d\xff");
+    }
+}
