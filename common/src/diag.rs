@@ -66,34 +66,64 @@ struct Line {
     len: usize,
 }
 
+impl Line {
+    fn new(kind: &str) -> Self {
+        let mut line = Line {
+            buf: [0; MAX_MESSAGE],
+            len: 0,
+        };
+        line.push(program_name().as_bytes());
+        line.push(b": ");
+        line.push(kind.as_bytes());
+        line.push(b": ");
+        line
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        let room = MAX_MESSAGE - 1 - self.len; // keep one byte for the newline
+        let n = bytes.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+    }
+
+    /// Ends the line and writes it to fd 2 in one `write`, ignoring failure.
+    fn send(mut self) {
+        self.buf[self.len] = b'\n';
+        self.len += 1;
+        let mut rest = &self.buf[..self.len];
+        while !rest.is_empty() {
+            match nix::unistd::write(io::stderr(), rest) {
+                Ok(0) => break,
+                Ok(n) => rest = &rest[n..],
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 impl fmt::Write for Line {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let room = MAX_MESSAGE - 1 - self.len; // keep one byte for the newline
-        let n = s.len().min(room);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        self.push(s.as_bytes());
         Ok(())
     }
 }
 
 /// Formats `PROG: KIND: MESSAGE\n` and writes it to fd 2 in one `write`, ignoring failure.
 fn emit(kind: &str, message: fmt::Arguments<'_>) {
-    let mut line = Line {
-        buf: [0; MAX_MESSAGE],
-        len: 0,
-    };
-    let _ = write!(line, "{}: {kind}: {message}", program_name());
-    line.buf[line.len] = b'\n';
-    line.len += 1;
-    let mut rest = &line.buf[..line.len];
-    while !rest.is_empty() {
-        match nix::unistd::write(io::stderr(), rest) {
-            Ok(0) => break,
-            Ok(n) => rest = &rest[n..],
-            Err(Errno::EINTR) => {}
-            Err(_) => break,
-        }
+    let mut line = Line::new(kind);
+    let _ = line.write_fmt(message);
+    line.send();
+}
+
+/// `PROG: warning: ` followed by `parts` as raw bytes: for file names and control bytes,
+/// which s6 prints as they are, valid UTF-8 or not.
+pub fn warn_raw(parts: &[&[u8]]) {
+    let mut line = Line::new("warning");
+    for part in parts {
+        line.push(part);
     }
+    line.send();
 }
 
 /// `PROG: warning: MESSAGE`.
@@ -146,12 +176,10 @@ mod tests {
 
     #[test]
     fn an_overlong_message_is_cut_and_still_ends_with_a_newline() {
-        let mut line = Line {
-            buf: [0; MAX_MESSAGE],
-            len: 0,
-        };
+        let mut line = Line::new("warning");
         let long = "x".repeat(3 * MAX_MESSAGE);
         let _ = write!(line, "{long}");
         assert_eq!(line.len, MAX_MESSAGE - 1);
+        assert!(line.buf.starts_with(b"s6-svscan: warning: xxx"));
     }
 }
