@@ -1,1 +1,141 @@
-fn main() {}
+//! svscan: a drop-in `s6-svscan` 2.12, the root of an s6 supervision tree.
+//!
+//! It scans a directory of service directories and keeps one `s6-supervise` running per
+//! service (and per `NAME/log` logger, with a pipe between the two that it holds open), takes
+//! commands on a control FIFO (`svscanctl`, `s6-svscanctl`), and never dies: it is fit to be
+//! PID 1. The contract is `spec/SVSCAN.md`; this file is its "svscan command line" and
+//! "Start-up" sections: parse into a [`config::Config`], then the start-up steps, which may
+//! die with s6's messages and exit codes, then [`daemon::Svscan::run`], which must not.
+
+mod config;
+mod control;
+mod daemon;
+mod finish;
+mod kill;
+mod reap;
+mod scan;
+mod signals;
+mod start;
+mod sys;
+mod table;
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::Path;
+use std::time::Instant;
+
+use common::diag::{self, SysErr};
+use common::{EXIT_SYSTEM, EXIT_USAGE, fatal};
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::Mode;
+
+use crate::config::Config;
+use crate::daemon::{Pending, Svscan};
+use crate::start::Supervise;
+use crate::table::Table;
+
+fn main() {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| OsString::from("svscan"));
+    diag::set_program_name(&argv0.to_string_lossy());
+    let config = config::parse(args)
+        .unwrap_or_else(|_| diag::usage(&config::usage_line(diag::program_name())));
+    startup(&config).run()
+}
+
+/// A `-d` or `-X` descriptor: at least 3 and open.
+fn checked_fd(fd: u32, what: &str) -> RawFd {
+    // **fix**: C 2.12 took 0 as "not given"; 2.15 rejects it like 1 and 2.
+    if fd < 3 {
+        fatal!(EXIT_USAGE, "{what} fd must be 3 or more");
+    }
+    let raw = RawFd::try_from(fd).unwrap_or(RawFd::MAX);
+    if let Err(e) = sys::check_fd(raw) {
+        fatal!(EXIT_USAGE, "invalid {what} fd: {}", SysErr(e));
+    }
+    raw
+}
+
+/// Makes sure fds 0, 1 and 2 are open, so that every child gets three valid fds.
+fn sanitize_standard_fds() {
+    for fd in 0..3 {
+        if sys::check_fd(fd).is_ok() {
+            continue;
+        }
+        let flags = if fd == 0 {
+            OFlag::O_RDONLY
+        } else {
+            OFlag::O_WRONLY
+        };
+        // The lowest free number is `fd`, since the ones below it are open.
+        match open("/dev/null", flags, Mode::empty()) {
+            Ok(null) if std::os::fd::AsRawFd::as_raw_fd(&null) == fd => {
+                std::mem::forget(null);
+            }
+            _ => fatal!(EXIT_USAGE, "unable to sanitize standard fds"),
+        }
+    }
+}
+
+/// The start-up steps, in the spec's order. Dies on any failure.
+fn startup(config: &Config) -> Svscan {
+    let notification = config
+        .notification_fd
+        .map(|fd| checked_fd(fd, "notification"));
+    let console_holder = config.console_holder.map(|fd| {
+        let raw = checked_fd(fd, "console holder");
+        if let Err(e) = sys::set_cloexec(raw) {
+            fatal!(EXIT_SYSTEM, "unable to coe console holder: {}", SysErr(e));
+        }
+        raw
+    });
+    sanitize_standard_fds();
+
+    if let Some(dir) = &config.scandir
+        && let Err(e) = nix::unistd::chdir(dir.as_path())
+    {
+        fatal!(EXIT_SYSTEM, "unable to chdir: {}", SysErr(e));
+    }
+    let control = common::ctldir::init_control_dir(Path::new("."))
+        .unwrap_or_else(|e| fatal!(e.exit_code(), "{e}"));
+
+    let signals = signals::open_signalfd()
+        .unwrap_or_else(|e| fatal!(EXIT_SYSTEM, "unable to selfpipe_init: {}", SysErr(e)));
+    // SIGPIPE stays ignored, as the Rust runtime set it: a write to a closed stderr or pipe
+    // returns EPIPE instead of killing svscan. Children get the default back at spawn.
+    if let Err(e) = signals::block() {
+        fatal!(EXIT_SYSTEM, "unable to trap signals: {}", SysErr(e));
+    }
+    let spawn_attr = sys::SpawnAttr::new().unwrap_or_else(|e| {
+        fatal!(
+            EXIT_SYSTEM,
+            "unable to init spawn attributes: {}",
+            SysErr(e)
+        )
+    });
+
+    if let Some(fd) = notification {
+        // The write's result is ignored, as C: the reader may be gone.
+        let fd = sys::adopt_fd(fd);
+        let _ = nix::unistd::write(&fd, b"\n");
+    }
+
+    Svscan {
+        table: Table::new(config.services_max as usize),
+        name_max: config.name_max as usize,
+        rescan: config.rescan,
+        console_holder,
+        supervise: Supervise::new(&config.supervise, std::env::var_os("PATH").as_deref()),
+        spawn_attr,
+        pending: Pending::default(),
+        leave: false,
+        wait_all: false,
+        // The first turn scans at once.
+        scan_deadline: Some(Instant::now()),
+        start_deadline: None,
+        special_created: false,
+        log_name: Vec::new(),
+        signals,
+        control,
+    }
+}

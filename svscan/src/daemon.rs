@@ -1,0 +1,182 @@
+//! svscan's state and its event loop (spec, "The event loop").
+//!
+//! One thread waits on two sources, the signalfd and the control FIFO, with a timeout equal
+//! to the earlier of the scan and start deadlines; with neither pending it sleeps until a
+//! signal or a command arrives (zero wake-ups while idle). Each turn reads every pending
+//! signal, then every control byte, then scans and starts if due (**fix**: C did so only on
+//! turns where the wait timed out), then kills, then reaps. From the first turn on, svscan
+//! must not die: recoverable errors are warnings and timers; the rest is the crash path.
+//!
+//! The steps live in their own modules (`scan`, `start`, `reap`, `kill`, `control`,
+//! `signals`, `finish`), each an `impl Svscan` block. New event sources (an inotify watch, an
+//! event fifodir) are one more entry in [`Svscan::wait`]'s poll set.
+#![forbid(unsafe_code)]
+
+use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use common::ctldir::ControlDir;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signalfd::SignalFd;
+
+use crate::start::Supervise;
+use crate::sys::SpawnAttr;
+use crate::table::Table;
+
+/// Work requested and not yet done, OR-ed together until acted on (C's `what` bits).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// Kill every supervisor (`t`, `i`, `q`).
+    pub kill_all: bool,
+    /// Kill inactive supervisors (`n`, `N`, `h`).
+    pub kill_inactive: bool,
+    /// Loggers get SIGTERM instead of SIGHUP (`q`, `N`).
+    pub term_loggers: bool,
+    /// Collect dead children (SIGCHLD, `z`).
+    pub reap: bool,
+    /// Hold kills back until a requested scan completes (`a`, `h`).
+    pub delay_kills: bool,
+}
+
+/// The running daemon.
+pub struct Svscan {
+    pub table: Table,
+    pub name_max: usize,
+    /// `-t`: the periodic scan interval.
+    pub rescan: Option<Duration>,
+    /// `-X`: the console holder, given as fd 2 to the catch-all logger.
+    pub console_holder: Option<RawFd>,
+    pub supervise: Supervise,
+    pub spawn_attr: SpawnAttr,
+    pub pending: Pending,
+    /// Leave the loop at the end of this turn.
+    pub leave: bool,
+    /// After leaving, wait for every supervisor before the finish program.
+    pub wait_all: bool,
+    /// When the next scan is due; `None` = never.
+    pub scan_deadline: Option<Instant>,
+    /// When a supervisor may next be started; `None` = nothing to start.
+    pub start_deadline: Option<Instant>,
+    /// A catch-all logger `s6-svscan-log` was created during this run.
+    pub special_created: bool,
+    /// Scratch buffer for `NAME/log`, reused by every scan.
+    pub log_name: Vec<u8>,
+    pub signals: SignalFd,
+    /// The control FIFO, lock and kept writer: held for svscan's whole life.
+    pub control: ControlDir,
+}
+
+/// Moves `deadline` earlier to `at` if `at` comes first (skalibs `tain_earliest1`).
+pub fn earliest(deadline: &mut Option<Instant>, at: Instant) {
+    if deadline.is_none_or(|d| at < d) {
+        *deadline = Some(at);
+    }
+}
+
+/// The poll timeout until `deadline`: rounded up to the millisecond, so that svscan never
+/// wakes before a deadline and spins.
+fn timeout_until(deadline: Option<Instant>, now: Instant) -> PollTimeout {
+    let Some(deadline) = deadline else {
+        return PollTimeout::NONE;
+    };
+    let left = deadline.saturating_duration_since(now);
+    let ms = left.as_nanos().div_ceil(1_000_000);
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+}
+
+/// Which sources are readable after a wait.
+struct Ready {
+    signals: bool,
+    control: bool,
+}
+
+impl Svscan {
+    /// The loop: runs until a command or signal asks to leave, then the finish phase.
+    pub fn run(mut self) -> ! {
+        while !self.leave {
+            let ready = self.wait();
+            if ready.signals {
+                self.handle_signals();
+            }
+            if ready.control {
+                self.handle_control();
+            }
+            let now = Instant::now();
+            if self.scan_deadline.is_some_and(|d| d <= now) {
+                self.scan(now);
+            }
+            if self.start_deadline.is_some_and(|d| d <= now) {
+                self.start(now);
+            }
+            self.kill();
+            self.reap();
+        }
+        self.finish()
+    }
+
+    /// Waits for a signal, a command or the nearest deadline.
+    fn wait(&mut self) -> Ready {
+        let deadline = match (self.scan_deadline, self.start_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = timeout_until(deadline, Instant::now());
+        let mut fds = [
+            PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.control.control.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => {
+                return Ready {
+                    signals: false,
+                    control: false,
+                };
+            }
+            Err(e) => self.crash("iopause", e),
+        }
+        let revents = |fd: &PollFd<'_>| fd.revents().unwrap_or(PollFlags::empty());
+        let (sig, ctl) = (revents(&fds[0]), revents(&fds[1]));
+        let broken = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+        if (sig | ctl).intersects(broken) {
+            self.crash("check internal pipes", Errno::EIO);
+        }
+        Ready {
+            signals: sig.contains(PollFlags::POLLIN),
+            control: ctl.contains(PollFlags::POLLIN),
+        }
+    }
+
+    /// The control FIFO's read end.
+    pub fn control_fd(&self) -> &OwnedFd {
+        &self.control.control
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earliest_keeps_the_first_deadline() {
+        let now = Instant::now();
+        let mut d = None;
+        earliest(&mut d, now + Duration::from_secs(5));
+        earliest(&mut d, now + Duration::from_secs(9));
+        assert_eq!(d, Some(now + Duration::from_secs(5)));
+        earliest(&mut d, now);
+        assert_eq!(d, Some(now));
+    }
+
+    #[test]
+    fn the_timeout_is_infinite_without_deadline_and_never_early() {
+        let now = Instant::now();
+        assert_eq!(timeout_until(None, now), PollTimeout::NONE);
+        assert_eq!(timeout_until(Some(now), now), PollTimeout::ZERO);
+        let t = timeout_until(Some(now + Duration::from_micros(1500)), now);
+        assert_eq!(t, PollTimeout::try_from(2u32).unwrap());
+        let past = timeout_until(Some(now), now + Duration::from_secs(1));
+        assert_eq!(past, PollTimeout::ZERO);
+    }
+}

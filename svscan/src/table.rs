@@ -1,0 +1,358 @@
+//! The service table: one entry per supervised directory (a service or a logger), in an
+//! index-addressed slab with lookups by (dev, inode) and by supervisor pid.
+//!
+//! It grows with the load (never sized from `-C` up front) and reuses freed slots, most
+//! recently freed first, as C's genset does. Nothing here allocates once the load is steady:
+//! a respawn cycle removes and re-inserts a pid in a map that already has the room.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::os::fd::OwnedFd;
+use std::time::Instant;
+
+use nix::unistd::Pid;
+
+/// A slot number in the table.
+pub type Slot = u32;
+
+/// What identifies a service directory: renaming it keeps its supervisor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DevIno {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// An entry's side of a logged pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Writes into the pipe: gets the write end as fd 1.
+    Service,
+    /// Reads the pipe: gets the read end as fd 0.
+    Logger,
+}
+
+/// Membership in a logged pair: the peer, this entry's role, and the pipe end that svscan
+/// holds for it for as long as both entries are known.
+#[derive(Debug)]
+pub struct Link {
+    pub peer: Slot,
+    pub role: Role,
+    pub end: OwnedFd,
+}
+
+/// A supervised directory.
+#[derive(Debug)]
+pub struct Entry {
+    pub devino: DevIno,
+    /// `NAME` or `NAME/log`, NUL-terminated (it is an argv entry of the supervisor).
+    name: Vec<u8>,
+    /// The live supervisor, if any.
+    pub pid: Option<Pid>,
+    /// The earliest time the supervisor may be (re)started: creation time, then 1 s after
+    /// each start.
+    pub next_start: Instant,
+    pub link: Option<Link>,
+    /// Seen by the last complete scan.
+    pub active: bool,
+    /// Seen by the scan in progress.
+    pub seen: bool,
+    /// Created under the top-level name `s6-svscan-log`: the catch-all logger.
+    pub special: bool,
+}
+
+impl Entry {
+    /// A new entry named `name`, due to start at `now`.
+    #[must_use]
+    pub fn new(devino: DevIno, name: &[u8], now: Instant) -> Self {
+        // Sized to the name, not to -L: memory follows the load.
+        let mut buf = Vec::with_capacity(name.len() + 1);
+        buf.extend_from_slice(name);
+        buf.push(0);
+        Entry {
+            devino,
+            name: buf,
+            pid: None,
+            next_start: now,
+            link: None,
+            active: false,
+            seen: false,
+            special: false,
+        }
+    }
+
+    /// The name, as given to `s6-supervise`.
+    #[must_use]
+    pub fn name(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.name).unwrap_or_default()
+    }
+
+    /// The name without its NUL, for messages.
+    #[must_use]
+    pub fn name_bytes(&self) -> &[u8] {
+        &self.name[..self.name.len() - 1]
+    }
+
+    /// Renames the entry (a rename in the scan directory); a scan that finds the same name
+    /// writes nothing.
+    pub fn set_name(&mut self, name: &[u8]) {
+        if self.name_bytes() != name {
+            self.name.clear();
+            self.name.extend_from_slice(name);
+            self.name.push(0);
+        }
+    }
+
+    /// A logger for the killer: its name has a `/`, or it is the catch-all logger.
+    #[must_use]
+    pub fn is_logger(&self) -> bool {
+        self.special || self.name_bytes().contains(&b'/')
+    }
+
+    /// The role in a logged pair, if paired.
+    #[must_use]
+    pub fn role(&self) -> Option<Role> {
+        self.link.as_ref().map(|l| l.role)
+    }
+
+    /// The peer in a logged pair, if paired.
+    #[must_use]
+    pub fn peer(&self) -> Option<Slot> {
+        self.link.as_ref().map(|l| l.peer)
+    }
+}
+
+/// The table is full (`-C`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Full;
+
+/// The slab of entries and its two indexes.
+#[derive(Debug)]
+pub struct Table {
+    slots: Vec<Option<Entry>>,
+    free: Vec<Slot>,
+    len: usize,
+    max: usize,
+    by_devino: HashMap<DevIno, Slot>,
+    by_pid: HashMap<Pid, Slot>,
+}
+
+impl Table {
+    /// An empty table that will hold at most `max` entries.
+    #[must_use]
+    pub fn new(max: usize) -> Self {
+        Table {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+            max,
+            by_devino: HashMap::new(),
+            by_pid: HashMap::new(),
+        }
+    }
+
+    /// How many supervisors are alive.
+    #[must_use]
+    pub fn live(&self) -> usize {
+        self.by_pid.len()
+    }
+
+    /// Adds an entry, in the most recently freed slot if there is one.
+    ///
+    /// # Errors
+    /// [`Full`] when `max` entries are known.
+    pub fn insert(&mut self, entry: Entry) -> Result<Slot, Full> {
+        if self.len >= self.max {
+            return Err(Full);
+        }
+        let devino = entry.devino;
+        let slot = if let Some(slot) = self.free.pop() {
+            self.slots[slot as usize] = Some(entry);
+            slot
+        } else {
+            self.slots.push(Some(entry));
+            Slot::try_from(self.slots.len() - 1).map_err(|_| Full)?
+        };
+        self.len += 1;
+        self.by_devino.insert(devino, slot);
+        Ok(slot)
+    }
+
+    /// Forgets an entry: its indexes go, and if it was paired, both pipe ends that svscan
+    /// held are closed and the peer is unpaired (it gets svscan's own fd 0 or 1 at its next
+    /// start, so a writer with no reader gets EPIPE rather than blocking forever).
+    pub fn remove(&mut self, slot: Slot) -> Option<Entry> {
+        self.unpair(slot);
+        let entry = self.slots.get_mut(slot as usize)?.take()?;
+        self.len -= 1;
+        self.free.push(slot);
+        self.by_devino.remove(&entry.devino);
+        if let Some(pid) = entry.pid {
+            self.by_pid.remove(&pid);
+        }
+        Some(entry)
+    }
+
+    /// Breaks the pair of the entry in `slot`, if any, closing both ends svscan holds.
+    pub fn unpair(&mut self, slot: Slot) {
+        if let Some(link) = self.get_mut(slot).and_then(|e| e.link.take())
+            && let Some(peer) = self.get_mut(link.peer)
+        {
+            peer.link = None;
+        }
+    }
+
+    /// Pairs `service` and `logger` with the two ends of a fresh pipe.
+    pub fn pair(&mut self, service: Slot, logger: Slot, read: OwnedFd, write: OwnedFd) {
+        if let Some(s) = self.get_mut(service) {
+            s.link = Some(Link {
+                peer: logger,
+                role: Role::Service,
+                end: write,
+            });
+        }
+        if let Some(l) = self.get_mut(logger) {
+            l.link = Some(Link {
+                peer: service,
+                role: Role::Logger,
+                end: read,
+            });
+        }
+    }
+
+    #[must_use]
+    pub fn get(&self, slot: Slot) -> Option<&Entry> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, slot: Slot) -> Option<&mut Entry> {
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// The entry for a directory, if known.
+    #[must_use]
+    pub fn find_devino(&self, devino: DevIno) -> Option<Slot> {
+        self.by_devino.get(&devino).copied()
+    }
+
+    /// Records the supervisor just started for `slot`.
+    pub fn set_pid(&mut self, slot: Slot, pid: Pid) {
+        if let Some(e) = self.get_mut(slot) {
+            e.pid = Some(pid);
+            self.by_pid.insert(pid, slot);
+        }
+    }
+
+    /// A supervisor died: its entry, which no longer has a supervisor, if it was one of ours.
+    pub fn take_pid(&mut self, pid: Pid) -> Option<Slot> {
+        let slot = self.by_pid.remove(&pid)?;
+        if let Some(e) = self.get_mut(slot) {
+            e.pid = None;
+        }
+        Some(slot)
+    }
+
+    /// Every slot number that may be in use, in table order: a range, so that the caller may
+    /// mutate the table while walking it.
+    #[must_use]
+    pub fn slot_range(&self) -> std::ops::Range<Slot> {
+        0..Slot::try_from(self.slots.len()).unwrap_or(Slot::MAX)
+    }
+
+    /// Every entry, in table order.
+    pub fn entries(&self) -> impl Iterator<Item = (Slot, &Entry)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((Slot::try_from(i).ok()?, e.as_ref()?)))
+    }
+
+    /// Every entry, mutably, in table order.
+    pub fn entries_mut(&mut self) -> impl Iterator<Item = (Slot, &mut Entry)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, e)| Some((Slot::try_from(i).ok()?, e.as_mut()?)))
+    }
+
+    /// Drops every pipe end svscan holds (the finish phase, step 1).
+    pub fn close_pipes(&mut self) {
+        for (_, e) in self.entries_mut() {
+            e.link = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::OFlag;
+    use nix::unistd::pipe2;
+
+    fn entry(ino: u64, name: &str) -> Entry {
+        Entry::new(DevIno { dev: 1, ino }, name.as_bytes(), Instant::now())
+    }
+
+    #[test]
+    fn slots_are_reused_most_recently_freed_first() {
+        let mut t = Table::new(10);
+        let a = t.insert(entry(1, "a")).unwrap();
+        let b = t.insert(entry(2, "b")).unwrap();
+        let c = t.insert(entry(3, "c")).unwrap();
+        assert_eq!((a, b, c), (0, 1, 2));
+        t.remove(a);
+        t.remove(c);
+        assert_eq!(t.insert(entry(4, "d")).unwrap(), c);
+        assert_eq!(t.insert(entry(5, "e")).unwrap(), a);
+        assert_eq!(t.find_devino(DevIno { dev: 1, ino: 3 }), None);
+        assert_eq!(t.find_devino(DevIno { dev: 1, ino: 4 }), Some(c));
+    }
+
+    #[test]
+    fn the_limit_counts_entries() {
+        let mut t = Table::new(2);
+        t.insert(entry(1, "a")).unwrap();
+        t.insert(entry(2, "b")).unwrap();
+        assert_eq!(t.insert(entry(3, "c")), Err(Full));
+        t.remove(0);
+        assert!(t.insert(entry(3, "c")).is_ok());
+    }
+
+    #[test]
+    fn pids_map_back_to_their_entry_once() {
+        let mut t = Table::new(4);
+        let a = t.insert(entry(1, "a")).unwrap();
+        t.set_pid(a, Pid::from_raw(42));
+        assert_eq!(t.live(), 1);
+        assert_eq!(t.take_pid(Pid::from_raw(42)), Some(a));
+        assert_eq!(t.get(a).unwrap().pid, None);
+        assert_eq!(t.take_pid(Pid::from_raw(42)), None);
+        assert_eq!(t.live(), 0);
+    }
+
+    #[test]
+    fn forgetting_one_side_of_a_pair_unpairs_the_other() {
+        let mut t = Table::new(4);
+        let s = t.insert(entry(1, "s")).unwrap();
+        let l = t.insert(entry(2, "s/log")).unwrap();
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        t.pair(s, l, r, w);
+        assert_eq!(t.get(s).unwrap().role(), Some(Role::Service));
+        assert_eq!(t.get(l).unwrap().role(), Some(Role::Logger));
+        assert_eq!(t.get(l).unwrap().peer(), Some(s));
+        t.remove(l);
+        assert!(t.get(s).unwrap().link.is_none());
+    }
+
+    #[test]
+    fn renames_keep_the_buffer_and_loggers_are_known_by_name() {
+        let mut e = entry(1, "svc");
+        assert!(!e.is_logger());
+        e.set_name(b"other/log");
+        assert_eq!(e.name().to_bytes(), b"other/log");
+        assert!(e.is_logger());
+        e.special = true;
+        e.set_name(b"plain");
+        assert!(e.is_logger());
+    }
+}
