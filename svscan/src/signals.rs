@@ -119,7 +119,7 @@ impl Svscan {
         if access(path, AccessFlags::X_OK).is_err() {
             return false;
         }
-        match sys::spawn(&self.spawn_attr, path, &[path], &[]) {
+        match sys::spawn(&self.spawn_attr, path, &[path], None) {
             Ok(_) => true,
             // Its interpreter is missing, or it went away: the builtin, silently.
             Err(Errno::ENOENT) => false,

@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,8 @@ use nix::errno::Errno;
 use nix::unistd::{AccessFlags, Pid, access};
 
 use crate::daemon::{Svscan, earliest};
-use crate::sys::{self, SpawnAttr};
-use crate::table::Role;
+use crate::sys::{self, FileActions, SpawnAttr};
+use crate::table::{Role, Slot};
 
 /// The least time between two starts of the same supervisor.
 pub const RESPAWN_THROTTLE: Duration = Duration::from_secs(1);
@@ -78,7 +78,7 @@ impl Supervise {
         &mut self,
         attr: &SpawnAttr,
         argv: &[&CStr],
-        actions: &[(RawFd, RawFd)],
+        actions: Option<&FileActions>,
     ) -> Result<Pid, Errno> {
         let mut refused = false;
         let order = std::iter::once(self.last_good)
@@ -128,24 +128,7 @@ impl Svscan {
                 earliest(&mut self.start_deadline, e.next_start);
                 continue;
             }
-            let mut actions = [(-1, -1); 2];
-            let mut n = 0;
-            if let Some(link) = &e.link {
-                let target = match link.role {
-                    Role::Service => 1,
-                    Role::Logger => 0,
-                };
-                actions[n] = (link.end.as_raw_fd(), target);
-                n += 1;
-            }
-            if e.special
-                && let Some(holder) = self.console_holder
-            {
-                actions[n] = (holder, 2);
-                n += 1;
-            }
-            let argv = [SUPERVISE_ARGV0, e.name()];
-            match self.supervise.spawn(&self.spawn_attr, &argv, &actions[..n]) {
+            match self.spawn_supervisor(slot) {
                 Ok(pid) => {
                     self.table.set_pid(slot, pid);
                     if let Some(e) = self.table.get_mut(slot) {
@@ -154,17 +137,54 @@ impl Svscan {
                 }
                 Err(err) => {
                     let err = SysErr(err).to_string();
+                    let name = self.table.get(slot).map_or(&b""[..], |e| e.name_bytes());
                     warn_raw(&[
                         b"unable to spawn s6-supervise for ",
-                        e.name_bytes(),
+                        name,
                         b": ",
                         err.as_bytes(),
                     ]);
+                    // The failed entry's start time is not advanced; only a reaped death or
+                    // a new entry arms an earlier pass.
                     self.start_deadline = Some(now + SPAWN_RETRY);
                     return;
                 }
             }
         }
+    }
+
+    /// Spawns the supervisor of `slot`: `s6-supervise NAME`, with the pair's pipe end and
+    /// the console holder moved into place. The entry's file actions are reused when the
+    /// moves are the same as last time, so a respawn allocates nothing.
+    fn spawn_supervisor(&mut self, slot: Slot) -> Result<Pid, Errno> {
+        let Some(e) = self.table.get_mut(slot) else {
+            return Err(Errno::ENOENT);
+        };
+        let mut moves = [(-1, -1); 2];
+        let mut n = 0;
+        if let Some(link) = &e.link {
+            let target = match link.role {
+                Role::Service => 1,
+                Role::Logger => 0,
+            };
+            moves[n] = (link.end.as_raw_fd(), target);
+            n += 1;
+        }
+        if e.special
+            && let Some(holder) = self.console_holder
+        {
+            moves[n] = (holder, 2);
+            n += 1;
+        }
+        let moves = &moves[..n];
+        if moves.is_empty() {
+            e.spawn_actions = None;
+        } else if !e.spawn_actions.as_ref().is_some_and(|fa| fa.is(moves)) {
+            e.spawn_actions = Some(FileActions::new(moves)?);
+        }
+        let argv = [SUPERVISE_ARGV0, e.name()];
+        self.supervise
+            .spawn(&self.spawn_attr, &argv, e.spawn_actions.as_ref())
     }
 }
 
@@ -206,10 +226,10 @@ mod tests {
     fn a_missing_program_is_enoent_and_a_found_one_is_remembered() {
         let attr = SpawnAttr::new().unwrap();
         let mut s = Supervise::new(OsStr::new("true"), Some(OsStr::new("/nonexistent:/bin")));
-        let pid = s.spawn(&attr, &[c"true"], &[]).unwrap();
+        let pid = s.spawn(&attr, &[c"true"], None).unwrap();
         nix::sys::wait::waitpid(pid, None).unwrap();
         assert_eq!(s.first().unwrap().to_str().unwrap(), "/bin/true");
         let mut missing = Supervise::new(OsStr::new("no-such-prog-xyz"), Some(OsStr::new("/bin")));
-        assert_eq!(missing.spawn(&attr, &[c"x"], &[]), Err(Errno::ENOENT));
+        assert_eq!(missing.spawn(&attr, &[c"x"], None), Err(Errno::ENOENT));
     }
 }

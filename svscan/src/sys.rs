@@ -38,8 +38,49 @@ impl SpawnAttr {
     }
 }
 
-/// Starts `path` with `argv` (at most two arguments), the inherited environment, and the
-/// file actions `actions` (dup2 pairs `(from, to)`). `path` is used as is (no PATH search).
+/// The fd moves of one child (dup2 pairs `(from, to)`), built once and reused: glibc
+/// allocates when actions are added, so a supervisor that respawns with the same moves costs
+/// no allocation.
+pub struct FileActions {
+    moves: [(RawFd, RawFd); 2],
+    len: usize,
+    actions: PosixSpawnFileActions,
+}
+
+impl FileActions {
+    /// At most two moves (a pipe end, the console holder).
+    ///
+    /// # Errors
+    /// If the C library cannot record the actions (ENOMEM).
+    pub fn new(moves: &[(RawFd, RawFd)]) -> Result<Self, Errno> {
+        let mut actions = PosixSpawnFileActions::init()?;
+        let mut stored = [(-1, -1); 2];
+        for (slot, &(from, to)) in stored.iter_mut().zip(moves) {
+            actions.add_dup2(from, to)?;
+            *slot = (from, to);
+        }
+        Ok(FileActions {
+            moves: stored,
+            len: moves.len().min(2),
+            actions,
+        })
+    }
+
+    /// Whether these are exactly `moves`.
+    #[must_use]
+    pub fn is(&self, moves: &[(RawFd, RawFd)]) -> bool {
+        self.moves[..self.len] == *moves
+    }
+}
+
+impl std::fmt::Debug for FileActions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.moves[..self.len]).finish()
+    }
+}
+
+/// Starts `path` with `argv` (at most two arguments), the inherited environment and the
+/// fd moves `actions`. `path` is used as is (no PATH search).
 ///
 /// Makes no heap allocation of its own: the argv array lives on the stack.
 ///
@@ -50,27 +91,24 @@ pub fn spawn(
     attr: &SpawnAttr,
     path: &CStr,
     argv: &[&CStr],
-    actions: &[(RawFd, RawFd)],
+    actions: Option<&FileActions>,
 ) -> Result<Pid, Errno> {
-    let mut fa = PosixSpawnFileActions::init()?;
-    for &(from, to) in actions {
-        fa.add_dup2(from, to)?;
-    }
     let mut args: [*mut c_char; 3] = [ptr::null_mut(); 3];
     for (slot, arg) in args.iter_mut().zip(argv.iter().take(2)) {
         *slot = arg.as_ptr().cast_mut();
     }
+    let actions = actions.map_or(ptr::null(), |fa| ptr::from_ref(&fa.actions).cast());
     let mut pid: nix::libc::pid_t = 0;
     // SAFETY: `PosixSpawnAttr` and `PosixSpawnFileActions` are `repr(transparent)` over the
-    // libc types and initialised by their constructors; `path` and every `args` entry point to
-    // NUL-terminated strings that outlive the call, and `args` ends with a null pointer (it has
-    // three slots and at most two are filled); `environ` is the process environment, which
-    // nothing in svscan modifies.
+    // libc types and initialised by their constructors (a null file-actions pointer means
+    // none); `path` and every `args` entry point to NUL-terminated strings that outlive the
+    // call, and `args` ends with a null pointer (three slots, at most two filled); `environ`
+    // is the process environment, which nothing in svscan modifies.
     let r = unsafe {
         nix::libc::posix_spawn(
             &raw mut pid,
             path.as_ptr(),
-            ptr::from_ref(&fa).cast(),
+            actions,
             ptr::from_ref(&attr.0).cast(),
             args.as_ptr(),
             environ.cast(),

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use nix::unistd::Pid;
 
+use crate::sys::FileActions;
+
 /// A slot number in the table.
 pub type Slot = u32;
 
@@ -59,6 +61,8 @@ pub struct Entry {
     pub seen: bool,
     /// Created under the top-level name `s6-svscan-log`: the catch-all logger.
     pub special: bool,
+    /// The fd moves of the last start, kept for the next one (see `start.rs`).
+    pub spawn_actions: Option<FileActions>,
 }
 
 impl Entry {
@@ -78,6 +82,7 @@ impl Entry {
             active: false,
             seen: false,
             special: false,
+            spawn_actions: None,
         }
     }
 
