@@ -50,7 +50,7 @@ use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::fd::AsFd;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -475,7 +475,11 @@ impl Stub {
         // SIGPIPE in the child, so the orphan dies of a plain SIGTERM or SIGKILL.
         if let Err(e) = Command::new("/proc/self/exe")
             .args([ORPHAN_ARG, &self.name, &ms])
-            .stdin(std::process::Stdio::null())
+            // Not the stub's stdout: an orphan holding a logger's pipe would keep the
+            // logger from ever seeing EOF, which no scenario means to test by accident.
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()
         {
             self.log.error(
