@@ -1,1 +1,12 @@
+//! The end-to-end scenarios of svscan, one module per area. See the harness's crate doc
+//! (`integration-tests/src/lib.rs`) for how to write one, and for running them against the C
+//! s6-svscan (`SVSCAN_UNDER_TEST=/usr/bin/s6-svscan`).
 
+// The test double alone, without svscan: what every other scenario relies on.
+mod stub;
+// Start-up: readiness notification, control directory.
+mod startup;
+// The scanner and the starter: pairs, their pipe, what a supervisor is given, rescans.
+mod scan;
+// Leaving the loop: who is killed with what, and svscan's exit.
+mod teardown;

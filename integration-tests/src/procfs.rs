@@ -1,0 +1,124 @@
+//! Questions about processes that `/proc` answers without disturbing them: does a pid exist,
+//! is it a zombie, whose child is it, how many fds does it hold. A pid that vanishes while
+//! being read is simply absent from the answer.
+
+use std::path::PathBuf;
+
+/// The fields of `/proc/PID/stat` after the command name, so `fields[0]` is field 3 (state).
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The state letter of `pid` (`R`, `S`, `Z`, ...), if it exists.
+#[must_use]
+pub fn state(pid: i32) -> Option<char> {
+    stat_fields(pid)?.first()?.chars().next()
+}
+
+/// Whether `pid` exists at all, zombies included.
+#[must_use]
+pub fn process_exists(pid: i32) -> bool {
+    state(pid).is_some()
+}
+
+/// Whether `pid` exists and is not a zombie.
+#[must_use]
+pub fn is_alive(pid: i32) -> bool {
+    state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
+
+/// The parent of `pid`.
+#[must_use]
+pub fn ppid(pid: i32) -> Option<i32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+/// The start time of `pid` in clock ticks since boot (field 22), which tells a process from a
+/// later one that reused its pid; the stub records its own in `start` and `orphan`.
+#[must_use]
+pub fn starttime(pid: i32) -> Option<i64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The children of `pid` (any state).
+#[must_use]
+pub fn children(pid: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|p| ppid(*p) == Some(pid))
+        .collect()
+}
+
+/// The children of `pid` that are zombies: dead and not yet reaped by it.
+#[must_use]
+pub fn zombie_children(pid: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|p| {
+            stat_fields(*p).is_some_and(|f| {
+                f.first().map(String::as_str) == Some("Z")
+                    && f.get(1).and_then(|pp| pp.parse().ok()) == Some(pid)
+            })
+        })
+        .collect()
+}
+
+/// The open fds of `pid` with what they point to (`pipe:[1234]`, `/dev/null`, ...).
+#[must_use]
+pub fn fds(pid: i32) -> Vec<(i32, PathBuf)> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut fds: Vec<(i32, PathBuf)> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let fd = e.file_name().to_str()?.parse().ok()?;
+                    Some((fd, std::fs::read_link(e.path()).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    fds.sort();
+    fds
+}
+
+/// How many fds `pid` has open.
+#[must_use]
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sees_this_process_and_its_zombie_child() {
+        let me = std::process::id() as i32;
+        assert!(is_alive(me));
+        assert!(starttime(me).is_some());
+        assert!(fd_count(me) >= 3);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        crate::wait_until("the child to be a zombie", crate::DEADLINE, || {
+            state(pid) == Some('Z')
+        });
+        assert!(zombie_children(me).contains(&pid));
+        assert!(children(me).contains(&pid));
+        assert!(process_exists(pid) && !is_alive(pid));
+        child.wait().unwrap();
+        assert!(!process_exists(pid));
+    }
+}
