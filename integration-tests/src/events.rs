@@ -53,6 +53,12 @@ impl Event {
         })
     }
 
+    /// Seconds from `earlier` to this record (negative if this one came first).
+    #[must_use]
+    pub fn secs_since(&self, earlier: &Event) -> f64 {
+        (self.mono_ns - earlier.mono_ns) as f64 / 1e9
+    }
+
     /// A string member (`text`, `sig`, `why`, `cwd`, ...).
     #[must_use]
     pub fn str(&self, key: &str) -> Option<&str> {

@@ -27,7 +27,8 @@
 //! [`wait_until`]) and asserts. There are no sleeps: every wait polls the event log or `/proc`
 //! every few milliseconds until its deadline, and a timeout panics with the records so far and
 //! svscan's stderr. Timing rules (the 1 s respawn throttle) are checked on the timestamps of
-//! the records (`mono_ns`), with a tolerance, never by sleeping. Each fixture is its own temp
+//! the records (`mono_ns`, [`Event::secs_since`]) with [`assert_delay`]'s tolerance, never by
+//! sleeping. Each fixture is its own temp
 //! dir, so scenarios run in parallel.
 //!
 //! # The svscan under test
@@ -184,6 +185,33 @@ pub fn implementation() -> Implementation {
 pub fn now_mono_ns() -> i64 {
     let t = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("clock_gettime");
     t.tv_sec() * 1_000_000_000 + t.tv_nsec()
+}
+
+/// How much earlier than due a timed record may look: a stub stamps its records after its exec
+/// and start-up, which a loaded machine delays by a varying amount, so the gap between two
+/// starts can come out shorter than the gap between the two spawns.
+pub const EARLY_SLACK: f64 = 0.15;
+/// How much later than due a timed record may be: scheduling on a loaded 2-core machine.
+pub const LATE_SLACK: f64 = 0.5;
+
+/// Asserts that a delay measured on record stamps (in seconds) is `expected`, within
+/// [`EARLY_SLACK`] and [`LATE_SLACK`].
+///
+/// # Panics
+/// If it is not, naming `what`.
+pub fn assert_delay(what: &str, secs: f64, expected: f64) {
+    assert!(
+        (expected - EARLY_SLACK..=expected + LATE_SLACK).contains(&secs),
+        "{what}: {secs:.3} s, expected {expected:.3} s (-{EARLY_SLACK}, +{LATE_SLACK})"
+    );
+}
+
+/// Sends `sig` to `pid` (a stub's, from its records).
+///
+/// # Panics
+/// If the process is gone.
+pub fn signal_pid(pid: i32, sig: Signal) {
+    kill(Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("kill -{sig} {pid}: {e}"));
 }
 
 /// Polls `done` every [`POLL_INTERVAL`] until it holds.

@@ -1,7 +1,11 @@
 //! The scanner and the starter: what is started for each directory, with which argv, cwd,
 //! fds and signal state, and rescans.
 
-use integration_tests::{DEADLINE, Events, Fixture};
+use std::time::Duration;
+
+use integration_tests::{
+    DEADLINE, Events, Fixture, Implementation, StubControl, assert_delay, implementation,
+};
 
 /// "spawn the supervise program with argv `["s6-supervise", NAME]` ..., cwd = scandir, ...
 /// an empty signal mask, fds 0-2 as svscan has them except: the service of a pair gets the
@@ -84,4 +88,42 @@ fn a_command_picks_up_a_new_service() {
         "a rescan does not restart a running supervisor"
     );
     assert_eq!(events.starts("b").len(), 1);
+}
+
+/// "The respawn throttle is 'no sooner than 1 s after the previous **start**'": a supervisor
+/// that dies at once is restarted about every second, no sooner.
+#[test]
+fn supervisor_that_dies_at_once_is_restarted_one_second_after_its_start() {
+    let fx = Fixture::new();
+    fx.control("a", StubControl::Exit(0));
+    let mut sv = fx.start();
+    let events = sv.wait_for("a started three times", DEADLINE, |e| {
+        e.starts("a").len() >= 3
+    });
+    let starts = events.starts("a");
+    for pair in starts.windows(2).take(2) {
+        assert_delay(
+            "restart after the previous start",
+            pair[1].secs_since(pair[0]),
+            1.0,
+        );
+    }
+}
+
+/// "a supervisor that ran 5 s and died is restarted at once" (here 1.5 s): the 1 s since its
+/// start are over when it dies.
+#[test]
+fn supervisor_that_ran_longer_than_a_second_is_restarted_at_once() {
+    let fx = Fixture::new();
+    fx.control("a", StubControl::ExitAfter(Duration::from_millis(1500)));
+    let mut sv = fx.start();
+    let events = sv.wait_for("a restarted", DEADLINE, |e| e.starts("a").len() >= 2);
+    let death = events.find("exit", "a").next().expect("a's exit record");
+    let restart = events.starts("a")[1];
+    let delay = restart.secs_since(death);
+    match implementation() {
+        Implementation::Ours => assert_delay("restart after the death", delay, 0.0),
+        // C 2.11 (Debian's) throttles from the death, not the start: 1 s after it.
+        Implementation::C => assert_delay("restart after the death", delay, 1.0),
+    }
 }

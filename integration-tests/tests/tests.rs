@@ -8,5 +8,7 @@ mod stub;
 mod startup;
 // The scanner and the starter: pairs, their pipe, what a supervisor is given, rescans.
 mod scan;
+// Logged pairs: the pipe svscan holds across restarts.
+mod logger;
 // Leaving the loop: who is killed with what, and svscan's exit.
 mod teardown;
