@@ -28,8 +28,13 @@
 //! every few milliseconds until its deadline, and a timeout panics with the records so far and
 //! svscan's stderr. Timing rules (the 1 s respawn throttle) are checked on the timestamps of
 //! the records (`mono_ns`, [`Event::secs_since`]) with [`assert_delay`]'s tolerance, never by
-//! sleeping. Each fixture is its own temp
-//! dir, so scenarios run in parallel.
+//! sleeping. Each fixture is its own temp dir, so scenarios run in parallel.
+//!
+//! The pieces: [`Fixture`] (the directory; [`StubControl`] files), [`Launch`] (options, extra
+//! fds, environment), [`Svscan`] (the running daemon and its guard; its stdout and stderr go
+//! to files in the temp dir), [`Events`] and [`Event`] (the records, with look-ups such as
+//! `starts`, `lines`, `signals_to`, `running`, `line_numbers`), [`procfs`] (zombie children,
+//! fd count, existence of a pid), [`with_std_fds_only`] (for a program a test spawns itself).
 //!
 //! # The svscan under test
 //! By default, ours: the `svscan` binary next to the test executable (`target/debug`), given

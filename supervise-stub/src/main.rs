@@ -108,16 +108,21 @@ fn main() {
 /// record is for (a disposition svscan let through); a constructor runs before that.
 static STATUS_AT_EXEC: OnceLock<String> = OnceLock::new();
 
-extern "C" fn read_status_at_exec() {
+/// Runs before `main`: reads the status, then blocks the signals the stub takes through its
+/// signalfd. Blocking this early means a signal sent as soon as the start record is seen (or
+/// even before) is recorded, not a silent death by its default action.
+extern "C" fn at_exec() {
     let _ = STATUS_AT_EXEC.set(std::fs::read_to_string("/proc/self/status").unwrap_or_default());
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stub_signals()), None);
 }
 
 // SAFETY: `.init_array` holds `extern "C" fn()` pointers that the dynamic loader calls before
-// `main`; this one only reads a file into a `OnceLock` and cannot panic (no unwrap).
+// `main`, single-threaded; this one reads a file into a `OnceLock` and sets the signal mask,
+// and cannot panic (no unwrap).
 #[allow(unsafe_code)]
 #[used]
 #[unsafe(link_section = ".init_array")]
-static READ_STATUS_AT_EXEC: extern "C" fn() = read_status_at_exec;
+static AT_EXEC: extern "C" fn() = at_exec;
 
 /// Behaviour requested through `NAME/stub-*` files.
 #[derive(Default)]
@@ -140,7 +145,10 @@ impl Controls {
         let mut c = Controls::default();
         // One directory read rather than a failed open per possible file: most service
         // directories have no stub file at all.
-        let Ok(dir) = std::fs::read_dir(if name.is_empty() { "." } else { name }) else {
+        if name.is_empty() {
+            return c;
+        }
+        let Ok(dir) = std::fs::read_dir(name) else {
             return c;
         };
         for entry in dir.flatten() {
@@ -196,14 +204,11 @@ struct Stub {
 
 impl Stub {
     fn new(name: String, log: Log, controls: Controls, logger: bool) -> Stub {
-        let mut mask = SigSet::empty();
-        for sig in Signal::iterator().filter(|s| catchable(*s)) {
-            mask.add(sig);
-        }
-        // Blocked signals are queued even when their disposition is SIG_IGN (Linux never
-        // discards a blocked signal), so an ignored SIGTERM inherited from svscan still shows
-        // up here: the start record has already said it was ignored.
+        // Blocked (since `at_exec`) signals are queued even when their disposition is SIG_IGN
+        // (Linux never discards a blocked signal), so an ignored SIGTERM inherited from svscan
+        // still shows up here: the start record has already said it was ignored.
         let mut log = log;
+        let mask = stub_signals();
         let signals = match sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).and_then(|()| {
             SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         }) {
@@ -471,8 +476,7 @@ impl Stub {
 
     fn spawn_orphan(&mut self, life: Option<Duration>) {
         let ms = life.map_or_else(String::new, |d| d.as_millis().to_string());
-        // A fresh exec of ourselves rather than a bare fork: std resets the signal mask and
-        // SIGPIPE in the child, so the orphan dies of a plain SIGTERM or SIGKILL.
+        // A fresh exec of ourselves rather than a bare fork, which would need unsafe code.
         if let Err(e) = Command::new("/proc/self/exe")
             .args([ORPHAN_ARG, &self.name, &ms])
             // Not the stub's stdout: an orphan holding a logger's pipe would keep the
@@ -498,6 +502,8 @@ impl Stub {
 
 /// The grandchild of `stub-spawn-orphan`: records itself and lives on.
 fn orphan(args: &[String]) -> ! {
+    // `at_exec` blocked the stub's signals; the orphan dies of a plain SIGTERM.
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     let name = args.get(2).cloned().unwrap_or_default();
     let mut log = Log::open(&name);
     let mut r = log.record("orphan");
@@ -516,6 +522,14 @@ fn orphan(args: &[String]) -> ! {
 
 /// Signals the stub takes through its signalfd: all but those that cannot be caught and the
 /// synchronous faults.
+fn stub_signals() -> SigSet {
+    let mut mask = SigSet::empty();
+    for sig in Signal::iterator().filter(|s| catchable(*s)) {
+        mask.add(sig);
+    }
+    mask
+}
+
 fn catchable(sig: Signal) -> bool {
     !matches!(
         sig,
