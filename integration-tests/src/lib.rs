@@ -64,10 +64,11 @@
 //! has the details of each record and file.
 //!
 //! # Teardown
-//! svscan runs in a process group of its own. Dropping the [`Svscan`] guard sends SIGKILL to
-//! that group while svscan is still unreaped (so the group id cannot have been reused), then
-//! to every process of the event log (stubs and orphans, which may have left the group) whose
-//! `/proc` start time still matches its record, and reaps svscan.
+//! svscan runs in a process group of its own. Dropping the [`Svscan`] guard stops that group
+//! while svscan is still unreaped (so the group id cannot have been reused), lists svscan's
+//! descendants, kills the group, then kills each descendant and every process of the event log
+//! (stubs and orphans, which may have left the group or the tree) whose `/proc` start time
+//! still matches, and reaps svscan.
 
 use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
@@ -130,6 +131,30 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A program of Debian's `s6` package (`s6-supervise`, `s6-svstat`, ...) for interop
+/// scenarios: `None`, with a note, when it is not installed, so the scenario can return early;
+/// under CI (`CI` set) its absence is a failure instead.
+///
+/// # Panics
+/// If it is missing and `CI` is set.
+#[must_use]
+pub fn real_s6(program: &str) -> Option<PathBuf> {
+    let path = Path::new("/usr/bin").join(program);
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing: CI must install Debian's s6 (apt-get install -y s6)",
+        path.display()
+    );
+    eprintln!(
+        "skipped: {} is not installed (apt-get install s6)",
+        path.display()
+    );
+    None
 }
 
 /// Which svscan the scenarios run against.
@@ -443,6 +468,7 @@ impl Fixture {
             env: Vec::new(),
             fds: Vec::new(),
             readiness: true,
+            supervise: None,
         }
     }
 
@@ -463,6 +489,7 @@ pub struct Launch<'f> {
     env: Vec<(OsString, OsString)>,
     fds: Vec<(RawFd, OwnedFd)>,
     readiness: bool,
+    supervise: Option<PathBuf>,
 }
 
 impl<'f> Launch<'f> {
@@ -496,6 +523,15 @@ impl<'f> Launch<'f> {
         self
     }
 
+    /// Another supervise program instead of the stub (e.g. the real `/usr/bin/s6-supervise`,
+    /// for interop scenarios); the C s6-svscan gets it bind-mounted over its own
+    /// `s6-supervise`, or runs as it is when that is the one given.
+    #[must_use]
+    pub fn supervise(mut self, program: impl AsRef<Path>) -> Self {
+        self.supervise = Some(program.as_ref().to_owned());
+        self
+    }
+
     /// No `-d 3` and no wait: for start-ups expected to fail, or a `-d` of the test's own.
     #[must_use]
     pub fn without_readiness(mut self) -> Self {
@@ -526,20 +562,21 @@ impl<'f> Launch<'f> {
         args.append(&mut self.args);
 
         let under = under_test();
-        let stub = binary("supervise-stub");
+        let supervise = self.supervise.unwrap_or_else(|| binary("supervise-stub"));
+        let c_supervise = under.path.with_file_name("s6-supervise");
         let mut cmd = match under.implementation {
             Implementation::Ours => {
                 let mut cmd = Command::new(&under.path);
-                cmd.arg("--supervise").arg(&stub);
+                cmd.arg("--supervise").arg(&supervise);
                 cmd
             }
+            Implementation::C if supervise == c_supervise => Command::new(&under.path),
             Implementation::C => {
-                let supervise = under.path.with_file_name("s6-supervise");
                 let mut cmd = Command::new("unshare");
                 cmd.args(["-m", "--propagation", "private", "sh", "-c"])
                     .arg(r#"mount --bind "$0" "$1" && p=$2 && shift 2 && exec "$p" "$@""#)
-                    .arg(&stub)
-                    .arg(supervise)
+                    .arg(&supervise)
+                    .arg(&c_supervise)
                     .arg(&under.path);
                 cmd
             }
@@ -855,14 +892,19 @@ impl Svscan<'_> {
 impl Drop for Svscan<'_> {
     fn drop(&mut self) {
         // svscan is unreaped, so its pid, which names the group, cannot have been reused.
+        // Stopped first, so that nothing in the group forks while the descendants are listed:
+        // a real s6-supervise puts its service in a session of its own, and a killed parent
+        // would leave it reparented, out of reach.
+        let _ = killpg(self.pid, Signal::SIGSTOP);
+        let descendants = procfs::descendants(self.pid.as_raw());
         let _ = killpg(self.pid, Signal::SIGKILL);
-        // Processes that left the group (an orphan that called setsid, say), identified by
-        // pid and start time so that a reused pid is never hit. No panic here: this runs
-        // during unwinding too.
-        let events = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Then every recorded stub and orphan (an orphan outlives its stub, so it is no
+        // longer a descendant), identified by pid and start time so that a reused pid is
+        // never hit. No panic here: this runs during unwinding too.
+        let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.log.refresh().processes()
         }));
-        for (pid, start) in events.unwrap_or_default() {
+        for (pid, start) in descendants.into_iter().chain(recorded.unwrap_or_default()) {
             if procfs::starttime(pid) == Some(start) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }

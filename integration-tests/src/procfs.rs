@@ -62,6 +62,30 @@ pub fn children(pid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// Every descendant of `pid` (children, their children, ...) with its start time, from one
+/// pass over `/proc`.
+#[must_use]
+pub fn descendants(pid: i32) -> Vec<(i32, i64)> {
+    let table: Vec<(i32, i32, i64)> = all_pids()
+        .into_iter()
+        .filter_map(|p| {
+            let f = stat_fields(p)?;
+            Some((p, f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?))
+        })
+        .collect();
+    let mut found: Vec<(i32, i64)> = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for &(p, pp, start) in &table {
+            if pp == parent && !found.iter().any(|(q, _)| *q == p) {
+                found.push((p, start));
+                parents.push(p);
+            }
+        }
+    }
+    found
+}
+
 /// The children of `pid` that are zombies: dead and not yet reaped by it.
 #[must_use]
 pub fn zombie_children(pid: i32) -> Vec<i32> {
@@ -117,6 +141,7 @@ mod tests {
         });
         assert!(zombie_children(me).contains(&pid));
         assert!(children(me).contains(&pid));
+        assert!(descendants(me).iter().any(|(p, _)| *p == pid));
         assert!(process_exists(pid) && !is_alive(pid));
         child.wait().unwrap();
         assert!(!process_exists(pid));

@@ -12,3 +12,5 @@ mod scan;
 mod logger;
 // Leaving the loop: who is killed with what, and svscan's exit.
 mod teardown;
+// With Debian's real s6 programs instead of the stub.
+mod interop;
