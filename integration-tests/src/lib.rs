@@ -39,7 +39,8 @@
 //! # The svscan under test
 //! By default, ours: the `svscan` binary next to the test executable (`target/debug`), given
 //! the stub with `--supervise`. The environment variable `SVSCAN_UNDER_TEST` names another
-//! binary; when its file name starts with `s6-` it is taken for skarnet's C s6-svscan, which
+//! binary (best absolute: cargo runs the tests in the `integration-tests` directory); when its
+//! file name starts with `s6-` it is taken for skarnet's C s6-svscan, which
 //! hard-codes `s6-supervise` in its own directory: the harness then runs it as `unshare -m
 //! --propagation private sh -c 'mount --bind STUB DIR/s6-supervise && exec DIR/s6-svscan
 //! ARGS'` (root needed), which keeps the pid svscan's. [`implementation`] tells a scenario
@@ -181,7 +182,14 @@ pub fn under_test() -> &'static UnderTest {
     static UNDER_TEST: OnceLock<UnderTest> = OnceLock::new();
     UNDER_TEST.get_or_init(|| match std::env::var_os(UNDER_TEST_ENV) {
         Some(path) if !path.is_empty() => {
-            let path = PathBuf::from(path);
+            // svscan runs in the scan dir: a relative path must not be taken from there.
+            let path = std::path::absolute(&path).unwrap_or_else(|_| PathBuf::from(path));
+            assert!(
+                path.is_file(),
+                "{UNDER_TEST_ENV}={} is not a file (a relative path is taken from the \
+                 integration-tests directory, where cargo runs the tests)",
+                path.display()
+            );
             let is_c = path
                 .file_name()
                 .and_then(OsStr::to_str)
