@@ -513,8 +513,9 @@ fn orphan(args: &[String]) -> ! {
     log.flush();
     match args.get(3).and_then(|s| s.parse::<u64>().ok()) {
         Some(ms) => std::thread::sleep(Duration::from_millis(ms)),
+        // Until a signal ends it: nothing is caught, so pause only returns to loop.
         None => loop {
-            std::thread::sleep(Duration::from_secs(3600));
+            nix::unistd::pause();
         },
     }
     log.exit(0, "orphan lifetime over", None)
