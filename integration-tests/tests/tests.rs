@@ -2,8 +2,6 @@
 //! (`integration-tests/src/lib.rs`) for how to write one, and for running them against the C
 //! s6-svscan (`SVSCAN_UNDER_TEST=/usr/bin/s6-svscan`).
 
-// The test double alone, without svscan: what every other scenario relies on.
-mod stub;
 // Start-up: readiness notification, control directory.
 mod startup;
 // The scanner and the starter: pairs, their pipe, what a supervisor is given, rescans.
