@@ -1,0 +1,3 @@
+//! Side-by-side benchmark of svscan and the C s6-svscan (to come).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The fault suite of svscan (scenarios to come).
