@@ -477,6 +477,7 @@ impl Fixture {
             fds: Vec::new(),
             readiness: true,
             supervise: None,
+            under: None,
         }
     }
 
@@ -498,6 +499,7 @@ pub struct Launch<'f> {
     fds: Vec<(RawFd, OwnedFd)>,
     readiness: bool,
     supervise: Option<PathBuf>,
+    under: Option<UnderTest>,
 }
 
 impl<'f> Launch<'f> {
@@ -540,6 +542,13 @@ impl<'f> Launch<'f> {
         self
     }
 
+    /// This svscan instead of [`under_test`]'s, for a program that runs both (the benchmark).
+    #[must_use]
+    pub fn under(mut self, under: UnderTest) -> Self {
+        self.under = Some(under);
+        self
+    }
+
     /// No `-d 3` and no wait: for start-ups expected to fail, or a `-d` of the test's own.
     #[must_use]
     pub fn without_readiness(mut self) -> Self {
@@ -569,7 +578,7 @@ impl<'f> Launch<'f> {
         }
         args.append(&mut self.args);
 
-        let under = under_test();
+        let under = self.under.unwrap_or_else(|| under_test().clone());
         let supervise = self.supervise.unwrap_or_else(|| binary("supervise-stub"));
         let c_supervise = under.path.with_file_name("s6-supervise");
         let mut cmd = match under.implementation {
