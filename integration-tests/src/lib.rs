@@ -92,7 +92,9 @@ use nix::unistd::{Pid, dup2_raw, pipe2};
 
 pub mod events;
 pub mod json;
+pub mod pidns;
 pub mod procfs;
+pub mod wrapper;
 
 pub use events::{Event, EventLog, Events, FdInfo};
 

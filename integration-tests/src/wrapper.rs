@@ -1,0 +1,114 @@
+//! svscan started through a wrapper program, for scenarios about what svscan inherits from
+//! whoever starts it: a shell that ignores signals first ([`IGNORING_SHELL`]), or `unshare`
+//! making it PID 1 of a new PID namespace ([`crate::pidns`]). [`Launch::start_wrapped`] is
+//! [`Launch::start`] with the wrapper's argv put in front of the command line it would run
+//! (for the C svscan, in front of its `unshare -m ... mount --bind` wrapper), so everything
+//! else (fds, environment, readiness, the guard) is the same.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use nix::fcntl::OFlag;
+use nix::unistd::{Pid, pipe2};
+
+use crate::{
+    EventLog, Implementation, Launch, STUB_EVENTS_ENV, Svscan, binary, place_fds, under_test,
+};
+
+/// `sh -c 'trap "" HUP INT PIPE; exec "$0" "$@"'`: starts svscan with SIGHUP, SIGINT and
+/// SIGPIPE ignored, as `nohup` or a careless init would (an ignored signal stays ignored
+/// across exec).
+pub const IGNORING_SHELL: [&str; 3] = ["sh", "-c", r#"trap "" HUP INT PIPE; exec "$0" "$@""#];
+
+impl<'f> Launch<'f> {
+    /// As [`Launch::start`], with svscan's command line run by `wrapper` (its argv, to which
+    /// the program and its arguments are appended). The guard's pid is the wrapper's: the
+    /// same as svscan's when the wrapper execs it, its parent's otherwise (`unshare --fork`).
+    ///
+    /// # Panics
+    /// If it cannot be started, or it is not ready within [`crate::DEADLINE`].
+    #[must_use]
+    pub fn start_wrapped<S: AsRef<OsStr>>(mut self, wrapper: &[S]) -> Svscan<'f> {
+        let n = self.fx.launches.get() + 1;
+        self.fx.launches.set(n);
+        let out_path = self.fx.tmp().join(format!("svscan.{n}.stdout"));
+        let err_path = self.fx.tmp().join(format!("svscan.{n}.stderr"));
+
+        let mut args: Vec<OsString> = Vec::new();
+        let mut ready = None;
+        if self.readiness {
+            let (r, w) = pipe2(OFlag::O_CLOEXEC).expect("pipe2");
+            args.extend(["-d".into(), "3".into()]);
+            self.fds.push((3, w));
+            ready = Some(r);
+        }
+        args.append(&mut self.args);
+
+        let under = under_test();
+        let supervise = self
+            .supervise
+            .clone()
+            .unwrap_or_else(|| binary("supervise-stub"));
+        let c_supervise = under.path.with_file_name("s6-supervise");
+        let mut line: Vec<OsString> = wrapper.iter().map(|a| a.as_ref().to_owned()).collect();
+        match under.implementation {
+            Implementation::Ours => {
+                line.push(under.path.clone().into());
+                line.push("--supervise".into());
+                line.push(supervise.into());
+            }
+            Implementation::C if supervise == c_supervise => line.push(under.path.clone().into()),
+            Implementation::C => {
+                line.extend(
+                    ["unshare", "-m", "--propagation", "private", "sh", "-c"].map(Into::into),
+                );
+                line.push(r#"mount --bind "$0" "$1" && p=$2 && shift 2 && exec "$p" "$@""#.into());
+                line.push(supervise.into());
+                line.push(c_supervise.into());
+                line.push(under.path.clone().into());
+            }
+        }
+        line.append(&mut args);
+
+        let mut cmd = Command::new(&line[0]);
+        cmd.args(&line[1..])
+            .current_dir(&self.fx.scan)
+            .env(STUB_EVENTS_ENV, &self.fx.events)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(File::create(&out_path).expect("create svscan stdout"))
+            .stderr(File::create(&err_path).expect("create svscan stderr"))
+            .process_group(0);
+        let plan: Vec<(RawFd, RawFd)> = self
+            .fds
+            .iter()
+            .map(|(t, fd)| (fd.as_raw_fd(), *t))
+            .collect();
+        // SAFETY: as in `Launch::start`: between fork and exec, only dup2 and close, reading
+        // `plan` without allocating.
+        unsafe {
+            cmd.pre_exec(move || place_fds(&plan));
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", line[0]));
+        drop(self.fds);
+        let pid = Pid::from_raw(child.id() as i32);
+        let mut sv = Svscan {
+            fx: self.fx,
+            child,
+            pid,
+            log: EventLog::new(&self.fx.events),
+            stdout: out_path,
+            stderr: err_path,
+            exit: None,
+        };
+        if let Some(r) = ready {
+            sv.wait_ready(&r);
+        }
+        sv
+    }
+}
