@@ -1,1 +1,80 @@
-//! (scenarios to come)
+//! svscan as PID 1 of a PID namespace (`unshare --pid --fork --mount-proc`): it inherits the
+//! namespace's orphans and must reap them, and it must still tear down cleanly on SIGTERM.
+//! The stubs record the namespace's pids; the test maps them to its own with
+//! `pidns::outer_pid`.
+
+use std::time::Duration;
+
+use integration_tests::{DEADLINE, Fixture, StubControl, pidns, procfs, signal_pid};
+use nix::sys::signal::Signal;
+
+/// The reaper: "Collect every dead child without blocking, including ones svscan did not
+/// start (it may be PID 1)"; and SIGTERM = `t` there too ("wait for all", exit 0). `a`
+/// starts a grandchild that outlives it: orphaned, it is reparented to svscan, and when it
+/// dies svscan reaps it, so no zombie is left in the namespace.
+#[test]
+fn as_pid_1_svscan_reaps_an_orphaned_grandchild_and_sigterm_tears_down() {
+    if !pidns::available() {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.service("a").service("b");
+    fx.control(
+        "a",
+        StubControl::SpawnOrphan(Some(Duration::from_millis(2000))),
+    );
+    fx.control("a", StubControl::ExitAfter(Duration::from_millis(300)));
+    let mut sv = fx.svscan().start_wrapped(&pidns::UNSHARE_PID);
+    let unshare = sv.pid();
+
+    let events = sv.wait_for("a, its orphan and b started", DEADLINE, |e| {
+        e.pid_of("a").is_some() && e.pid_of("b").is_some() && e.find("orphan", "a").count() > 0
+    });
+    let first_a = events.starts("a")[0].pid;
+    let orphan = events.find("orphan", "a").next().unwrap().clone();
+    for name in ["a", "b"] {
+        assert_eq!(
+            events.last_start(name).unwrap().int("ppid"),
+            Some(1),
+            "{name} is a child of svscan, pid 1 in the namespace"
+        );
+    }
+    assert_eq!(orphan.int("ppid"), Some(i64::from(first_a)));
+    // The restarts of `a` are plain stubs.
+    fx.remove("a/stub-spawn-orphan").remove("a/stub-exit-after");
+
+    let svscan = procfs::children(unshare)
+        .into_iter()
+        .find(|p| pidns::nspids(*p).last() == Some(&1))
+        .expect("svscan, pid 1 of the namespace, under unshare");
+    let orphan_outer =
+        pidns::outer_pid(unshare, orphan.pid).expect("the orphan, seen from outside");
+
+    sv.wait_for("a's first supervisor exited", DEADLINE, |e| {
+        e.exited(first_a)
+    });
+    sv.wait_until("the orphan reparented to svscan", DEADLINE, |_| {
+        procfs::ppid(orphan_outer) == Some(svscan)
+    });
+    sv.wait_for("the orphan's life over", DEADLINE, |e| e.exited(orphan.pid));
+    sv.wait_until("the orphan reaped by svscan", DEADLINE, |_| {
+        !procfs::process_exists(orphan_outer)
+    });
+    assert_eq!(procfs::zombie_children(svscan), [] as [i32; 0]);
+
+    let running: Vec<i32> = ["a", "b"]
+        .iter()
+        .map(|n| sv.events().pid_of(n).unwrap())
+        .collect();
+    signal_pid(svscan, Signal::SIGTERM);
+    let exit = sv.wait_exit(DEADLINE);
+    assert!(exit.success(), "{exit:?}: {}", sv.stderr());
+    let events = sv.events();
+    for pid in running {
+        assert_eq!(events.signals_of(pid), ["SIGTERM"]);
+        assert!(
+            events.exited(pid),
+            "svscan waited for supervisor {pid} (namespace pid)"
+        );
+    }
+}
