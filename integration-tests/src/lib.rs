@@ -728,6 +728,12 @@ impl Svscan<'_> {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// What svscan wrote to its stderr so far, byte for byte (a warning may show a raw byte).
+    #[must_use]
+    pub fn stderr_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.stderr).unwrap_or_default()
+    }
+
     /// What svscan and the stubs writing to its stdout (unlogged services) wrote so far.
     #[must_use]
     pub fn stdout(&self) -> String {

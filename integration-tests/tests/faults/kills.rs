@@ -1,1 +1,279 @@
-//! (scenarios to come)
+//! Supervisors killed over and over: every active one is respawned, no sooner than 1 s after
+//! its previous start, svscan keeps its fds and leaves no zombie, and a logged pair loses no
+//! line whichever side dies.
+
+use std::time::Duration;
+
+use integration_tests::{DEADLINE, EARLY_SLACK, Events, Fixture, StubControl, procfs, signal_pid};
+use nix::sys::signal::Signal;
+
+/// Unlogged services of the burst scenario.
+const PLAIN: usize = 45;
+/// Logged services of the burst scenario (two supervisors each).
+const LOGGED: usize = 5;
+/// Bursts: every live supervisor gets SIGKILL in each.
+const ROUNDS: usize = 20;
+
+/// The median of `values` (sorted in place).
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// "A dead supervisor of an **active** entry is due to start again at its next allowed start
+/// time (1 s after its previous start)", "Its next allowed start is 1 s after this start",
+/// and the reaper's "Collect every dead child": 50 services (5 of them logged, so 55
+/// supervisors) get SIGKILL, all at once, 20 times. Each time every one of them is started
+/// again, exactly once; no two starts of one supervisor are less than 1 s apart; at the end
+/// svscan holds as many fds as before the first burst and has no zombie child.
+#[test]
+fn supervisors_killed_in_bursts_are_all_respawned_without_leaks() {
+    let fx = Fixture::new();
+    let mut names: Vec<String> = (0..PLAIN).map(|i| format!("s{i:02}")).collect();
+    for name in &names {
+        fx.service(name);
+    }
+    for i in 0..LOGGED {
+        let name = format!("p{i}");
+        fx.logged(&name);
+        names.push(format!("{name}/log"));
+        names.push(name);
+    }
+    let mut sv = fx.start();
+    let svscan = sv.pid();
+    sv.wait_for("every supervisor started", DEADLINE, |e| {
+        names.iter().all(|n| e.starts(n).len() == 1)
+    });
+    let fds_before = procfs::fd_count(svscan);
+
+    let mut kills = 0;
+    for round in 1..=ROUNDS {
+        let pids: Vec<i32> = {
+            let events = sv.events();
+            names.iter().filter_map(|n| events.pid_of(n)).collect()
+        };
+        assert_eq!(pids.len(), names.len());
+        for pid in pids {
+            // Alive and unreaped (its start is the last one and svscan has not restarted it),
+            // so the pid is still this stub's.
+            signal_pid(pid, Signal::SIGKILL);
+            kills += 1;
+        }
+        sv.wait_for(
+            &format!("burst {round}: every supervisor respawned"),
+            DEADLINE,
+            |e| names.iter().all(|n| e.starts(n).len() == round + 1),
+        );
+    }
+
+    sv.wait_until("no zombie child of svscan", DEADLINE, |sv| {
+        procfs::zombie_children(sv.pid()).is_empty()
+    });
+    let fds_after = procfs::fd_count(svscan);
+    let events = sv.events().clone();
+    let mut gaps = Vec::new();
+    for name in &names {
+        let starts = events.starts(name);
+        assert_eq!(
+            starts.len(),
+            ROUNDS + 1,
+            "{name}: one start per burst, plus the first"
+        );
+        for pair in starts.windows(2) {
+            let gap = pair[1].secs_since(pair[0]);
+            assert!(
+                gap >= 1.0 - EARLY_SLACK,
+                "{name} restarted {gap:.3} s after its previous start (at least 1 s)"
+            );
+            gaps.push(gap);
+        }
+        assert!(
+            starts
+                .iter()
+                .all(|s| s.int("ppid") == Some(i64::from(svscan))),
+            "{name}: every start is svscan's child"
+        );
+    }
+    let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    let median = median(&mut gaps);
+    eprintln!(
+        "{kills} supervisors killed in {ROUNDS} bursts; respawn spacing min {min:.3} s, \
+         median {median:.3} s; svscan fds {fds_before} before, {fds_after} after"
+    );
+    assert_eq!(kills, names.len() * ROUNDS);
+    assert_eq!(fds_after, fds_before, "svscan's fd count after the bursts");
+
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+}
+
+/// The numbers K of the lines `line K of SERVICE pid PID` that `logger` read, for each pid.
+fn lines_by_pid(events: &Events, logger: &str, service: &str) -> Vec<(i32, Vec<u64>)> {
+    let needle = format!(" of {service} pid ");
+    let mut by_pid: Vec<(i32, Vec<u64>)> = events
+        .starts(service)
+        .iter()
+        .map(|s| (s.pid, Vec::new()))
+        .collect();
+    for line in events.lines(logger) {
+        let Some((k, pid)) = line
+            .strip_prefix("line ")
+            .and_then(|rest| rest.split_once(needle.as_str()))
+        else {
+            continue;
+        };
+        let (Ok(k), Ok(pid)) = (k.parse::<u64>(), pid.parse::<i32>()) else {
+            continue;
+        };
+        if let Some((_, ks)) = by_pid.iter_mut().find(|(p, _)| *p == pid) {
+            ks.push(k);
+        }
+    }
+    by_pid
+}
+
+/// Service kills; every sixth one comes with a logger kill.
+const SERVICE_KILLS: usize = 30;
+const LOGGER_EVERY: usize = 6;
+/// Lines the logger reads from each service instance before it is killed.
+const LINES_BEFORE_KILL: usize = 100;
+/// The x86-64 number of `poll(2)`, the only system call in which the stub logger waits.
+const SYS_POLL: &str = "7";
+
+/// The numbers of the lines `logger` read from the service instance `pid`.
+fn read_from(events: &Events, logger: &str, pid: i32) -> usize {
+    let tail = format!(" pid {pid}");
+    events
+        .lines(logger)
+        .iter()
+        .filter(|l| l.starts_with("line ") && l.ends_with(&tail))
+        .count()
+}
+
+/// Stops the stub logger `pid` where it holds no line it has read and not recorded: in its
+/// `poll`, before the read that follows (a logger killed elsewhere could lose a line it had
+/// read, a loss of its own and not the pipe's).
+fn freeze_in_poll(pid: i32) {
+    integration_tests::wait_until("the logger stopped in poll", DEADLINE, || {
+        signal_pid(pid, Signal::SIGSTOP);
+        integration_tests::wait_until("the logger stopped", DEADLINE, || {
+            procfs::state(pid) == Some('T')
+        });
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let in_poll = syscall.split(' ').next() == Some(SYS_POLL);
+        if !in_poll {
+            signal_pid(pid, Signal::SIGCONT);
+        }
+        in_poll
+    });
+}
+
+/// "A logged pair's pipe is created by svscan and **held by svscan** (both ends) for as long
+/// as both entries are known, so neither side's restart loses a byte": a service writing
+/// numbered lines gets SIGKILL 30 times, and every sixth time its logger gets SIGKILL too,
+/// after being frozen long enough for a pile of lines to wait in the pipe for the next
+/// logger. The loggers read every line each service instance wrote, in order, with no gap:
+/// for a killed instance, at least every line it had written when it recorded a SIGUSR1 sent
+/// just before its SIGKILL; for the last one, exactly the lines its exit record counts.
+#[test]
+fn a_logged_pair_killed_over_and_over_loses_no_line() {
+    if std::env::consts::ARCH != "x86_64" {
+        eprintln!("skipped: the logger is frozen in poll by its x86-64 system call number");
+        return;
+    }
+    let fx = Fixture::new();
+    fx.logged("a");
+    fx.control("a", StubControl::LinesForever(Duration::from_millis(2)));
+    let mut sv = fx.start();
+
+    let mut logger_kills = 0;
+    // (pid, lines written by the time it recorded the SIGUSR1 sent just before its SIGKILL)
+    let mut killed: Vec<(i32, u64)> = Vec::new();
+    for round in 1..=SERVICE_KILLS {
+        let service = sv
+            .wait_for(
+                &format!("round {round}: {LINES_BEFORE_KILL} lines of a read"),
+                DEADLINE,
+                |e| {
+                    e.pid_of("a")
+                        .is_some_and(|pid| read_from(e, "a/log", pid) >= LINES_BEFORE_KILL)
+                },
+            )
+            .pid_of("a")
+            .expect("a's pid");
+        let logger = (round % LOGGER_EVERY == 0).then(|| {
+            let logger = sv.events().pid_of("a/log").expect("a/log's pid");
+            freeze_in_poll(logger);
+            logger
+        });
+        signal_pid(service, Signal::SIGUSR1);
+        let written = sv
+            .wait_for(
+                &format!("round {round}: a's SIGUSR1 record"),
+                DEADLINE,
+                |e| e.signals_of(service).contains(&"SIGUSR1"),
+            )
+            .of_pid(service)
+            .find(|e| e.ev == "signal")
+            .and_then(|e| e.int("lines_written"))
+            .expect("lines_written in the signal record");
+        signal_pid(service, Signal::SIGKILL);
+        killed.push((service, written as u64));
+        if let Some(logger) = logger {
+            // Frozen, so what the service wrote since is still in the pipe.
+            signal_pid(logger, Signal::SIGKILL);
+            logger_kills += 1;
+        }
+        sv.wait_for(&format!("round {round}: a restarted"), DEADLINE, |e| {
+            e.pid_of("a").is_some_and(|pid| pid != service)
+        });
+    }
+    let last = sv.events().pid_of("a").expect("a's pid");
+    sv.wait_for("the last a's lines read", DEADLINE, |e| {
+        read_from(e, "a/log", last) >= LINES_BEFORE_KILL
+    });
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+
+    let events = sv.events().clone();
+    let by_pid = lines_by_pid(&events, "a/log", "a");
+    assert_eq!(by_pid.len(), SERVICE_KILLS + 1, "a's instances");
+    for (pid, read) in &by_pid {
+        let expected: Vec<u64> = (1..=read.len() as u64).collect();
+        assert!(
+            *read == expected,
+            "a pid {pid}: {} lines read, first gap after {:?}",
+            read.len(),
+            read.windows(2).find(|w| w[1] != w[0] + 1)
+        );
+    }
+    for (pid, written) in &killed {
+        let read = by_pid
+            .iter()
+            .find(|(p, _)| p == pid)
+            .map_or(0, |(_, r)| r.len());
+        assert!(
+            read as u64 >= *written,
+            "a pid {pid} (SIGKILLed) had written {written} lines, the loggers read {read}"
+        );
+    }
+    let (last, read) = by_pid.last().expect("a's last instance");
+    let exit = events
+        .of_pid(*last)
+        .find(|e| e.ev == "exit")
+        .expect("the last a's exit record");
+    assert_eq!(
+        Some(read.len() as i64),
+        exit.int("lines_written"),
+        "the last a's lines, all read"
+    );
+    assert_eq!(
+        events.starts("a/log").len(),
+        logger_kills + 1,
+        "a/log's instances"
+    );
+    let total: usize = by_pid.iter().map(|(_, r)| r.len()).sum();
+    eprintln!(
+        "{SERVICE_KILLS} service kills, {logger_kills} logger kills, {total} lines, all read"
+    );
+}
