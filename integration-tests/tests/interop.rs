@@ -1,6 +1,10 @@
 //! svscan with Debian's real s6 programs in place of the stub.
 
-use integration_tests::{DEADLINE, Fixture, procfs, real_s6};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+use integration_tests::{DEADLINE, Fixture, procfs, real_s6, with_std_fds_only};
 
 /// "Started as `s6-supervise NAME` in the scan dir. It supervises the service dir NAME
 /// (running `NAME/run` ...)": the real s6-supervise runs the service under svscan, and
@@ -69,4 +73,266 @@ fn dropping_the_guard_kills_a_service_outside_svscans_process_group() {
     integration_tests::wait_until("the service to be gone", DEADLINE, || {
         !procfs::is_alive(service)
     });
+}
+
+/// The outer pid of a descendant of `root` whose command line starts with `args`.
+fn find_process(root: i32, args: &[&str]) -> Option<i32> {
+    let want: String = args.iter().map(|a| format!("{a}\0")).collect();
+    procfs::descendants(root)
+        .into_iter()
+        .map(|(p, _)| p)
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with(&want))
+        })
+}
+
+/// Runs one of Debian's s6 programs with a timeout, so that a wait of theirs that our
+/// svscan never satisfies fails the test instead of hanging it.
+fn run_s6(program: &Path, args: &[&OsStr]) -> std::process::Output {
+    let mut cmd = Command::new("timeout");
+    cmd.arg("10").arg(program).args(args);
+    let out = with_std_fds_only(&mut cmd)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {:?}\n{}",
+        program.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A service whose run script is `exec sleep 1000` with the given tag as argument, so that
+/// each service's process can be found.
+fn sleeper(fx: &Fixture, name: &str) {
+    fx.script(
+        format!("{name}/run"),
+        &format!("#!/bin/sh\nexec sleep 1000{}\n", sleep_tag(name)),
+    );
+}
+
+/// `sleep 1000 1000 ...`: one more `1000` per letter of the name keeps each service's sleep
+/// distinct on its command line and sleeping as long.
+fn sleep_tag(name: &str) -> String {
+    format!(" {}", (0..name.len()).map(|_| "0").collect::<String>())
+}
+
+/// Waits for `name`'s service (its sleep) under svscan and returns its pid.
+fn wait_sleeper(sv: &mut integration_tests::Svscan<'_>, name: &str) -> i32 {
+    let svscan = sv.pid();
+    let tag = sleep_tag(name);
+    let mut found = None;
+    sv.wait_until(&format!("{name}'s sleep running"), DEADLINE, |_| {
+        found = find_process(svscan, &["sleep", "1000", tag.trim()]);
+        found.is_some()
+    });
+    found.unwrap()
+}
+
+/// svscanctl's contract, from the client side: Debian's `s6-svscanctl` drives ours. With the
+/// real s6-supervise, `s6-svstat` reports a service up; `-h` ("scan now, ... then kill
+/// inactive") and `-an` bring a removed service and its supervisor down; `-t` ends svscan.
+#[test]
+fn real_s6_svscanctl_and_s6_svstat_work_with_our_svscan() {
+    let (Some(supervise), Some(svscanctl), Some(svstat)) = (
+        real_s6("s6-supervise"),
+        real_s6("s6-svscanctl"),
+        real_s6("s6-svstat"),
+    ) else {
+        return;
+    };
+    let fx = Fixture::new();
+    for name in ["b", "cc", "ddd"] {
+        sleeper(&fx, name);
+    }
+    let mut sv = fx.svscan().supervise(&supervise).start();
+    let svscan = sv.pid();
+    let services: Vec<i32> = ["b", "cc", "ddd"]
+        .iter()
+        .map(|n| wait_sleeper(&mut sv, n))
+        .collect();
+
+    let scandir = fx.scandir().as_os_str();
+    let b_dir = fx.path("b");
+    sv.wait_until("b's supervise/status written", DEADLINE, |_| {
+        fx.path("b/supervise/status").is_file()
+    });
+    let status = run_s6(&svstat, &[b_dir.as_os_str()]);
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        status.starts_with(&format!("up (pid {})", services[0])),
+        "s6-svstat b: {status}"
+    );
+
+    for (name, how, service) in [("b", "-h", services[0]), ("cc", "-an", services[1])] {
+        let supervisor = find_process(svscan, &["s6-supervise", name]).expect("its supervisor");
+        fx.rename(name, format!("../removed-{name}"));
+        run_s6(&svscanctl, &[OsStr::new(how), scandir]);
+        sv.wait_until(
+            &format!("{name} brought down by s6-svscanctl {how}"),
+            DEADLINE,
+            |_| !procfs::is_alive(service) && !procfs::is_alive(supervisor),
+        );
+    }
+    assert!(procfs::is_alive(services[2]), "ddd is still up");
+
+    run_s6(&svscanctl, &[OsStr::new("-t"), scandir]);
+    let exit = sv.wait_exit(DEADLINE);
+    assert!(exit.success(), "{exit:?}: {}", sv.stderr());
+    sv.wait_until("ddd brought down", DEADLINE, |_| {
+        !procfs::is_alive(services[2])
+    });
+}
+
+/// "A logged pair's pipe is created by svscan and **held by svscan** (both ends) ... so
+/// neither side's restart loses a byte", with the real programs: `s6-log` as the logger's
+/// run writes every line of the service to `log/main/current`, none lost when `s6-svc -k`
+/// kills the service mid-stream. Each run numbers its lines and, after each, appends its
+/// number to a file (appended, so that a kill between the open and the write loses nothing
+/// already recorded); every line up to the last number recorded must be in the log, in
+/// order.
+#[test]
+fn real_s6_log_keeps_every_line_across_a_killed_service() {
+    let (Some(supervise), Some(svc), Some(_), Some(svscanctl)) = (
+        real_s6("s6-supervise"),
+        real_s6("s6-svc"),
+        real_s6("s6-log"),
+        real_s6("s6-svscanctl"),
+    ) else {
+        return;
+    };
+    let fx = Fixture::new();
+    fx.script(
+        "a/run",
+        "#!/bin/sh\ni=0\nwhile [ $i -lt 100000 ]; do\n  i=$((i+1))\n  echo \"run $$ line $i\"\n  \
+         echo $i >> written.$$\ndone\nexec sleep 1000\n",
+    );
+    fx.script("a/log/run", "#!/bin/sh\nexec s6-log -- ./main\n");
+    let mut sv = fx.svscan().supervise(&supervise).start();
+    // s6-log rotates `current` at 99999 bytes into `@TAI64N.s` archives: read them first,
+    // in name (time) order, then `current`.
+    let logdir = fx.path("a/log/main");
+    let log = || {
+        let mut files: Vec<_> = std::fs::read_dir(&logdir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with('@'))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files.push(logdir.join("current"));
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+            .collect::<String>()
+    };
+    let runs = |text: &str| -> Vec<String> {
+        let mut pids: Vec<String> = Vec::new();
+        for l in text.lines() {
+            if let Some(pid) = l.strip_prefix("run ").and_then(|r| r.split(' ').next())
+                && !pids.iter().any(|p| p == pid)
+            {
+                pids.push(pid.to_owned());
+            }
+        }
+        pids
+    };
+    sv.wait_until("a's lines in log/main/current", DEADLINE, |_| {
+        log().lines().count() >= 200
+    });
+    run_s6(&svc, &[OsStr::new("-k"), fx.path("a").as_os_str()]);
+    sv.wait_until("a second run's lines in the log", DEADLINE, |_| {
+        runs(&log()).len() >= 2 && log().lines().count() >= 400
+    });
+    run_s6(&svscanctl, &[OsStr::new("-t"), fx.scandir().as_os_str()]);
+    let exit = sv.wait_exit(DEADLINE);
+    assert!(exit.success(), "{exit:?}: {}", sv.stderr());
+    // svscan waited for a/log's s6-supervise, which waited for s6-log: it read to EOF (svscan
+    // closed its pipe ends, the service's writers are dead) and is gone, its log complete.
+
+    let text = log();
+    for pid in runs(&text) {
+        let prefix = format!("run {pid} line ");
+        let got: Vec<u64> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix)?.parse().ok())
+            .collect();
+        let written: u64 = std::fs::read_to_string(fx.path(format!("a/written.{pid}")))
+            .ok()
+            .and_then(|s| s.lines().filter_map(|l| l.parse().ok()).next_back())
+            .unwrap_or(0);
+        assert!(written > 0, "run {pid} recorded what it wrote");
+        let expected: Vec<u64> = (1..=got.len() as u64).collect();
+        assert!(
+            got == expected && got.len() as u64 >= written,
+            "run {pid}: wrote {written}, the log has {} lines, first gap after {:?}",
+            got.len(),
+            got.windows(2).find(|w| w[1] != w[0] + 1)
+        );
+    }
+}
+
+/// `s6-svlink` and `s6-svunlink` on a scan dir run by our svscan: they send `-a` (or `-an`)
+/// through the control FIFO and wait for s6-supervise through its event fifodir, so they
+/// return (within their timeout) only if our svscan acted on the command: the linked service
+/// comes up, the unlinked one and its supervisor go down.
+#[test]
+fn real_s6_svlink_and_s6_svunlink_work_with_our_svscan() {
+    let (Some(supervise), Some(svlink), Some(svunlink)) = (
+        real_s6("s6-supervise"),
+        real_s6("s6-svlink"),
+        real_s6("s6-svunlink"),
+    ) else {
+        return;
+    };
+    let fx = Fixture::new();
+    sleeper(&fx, "b");
+    let mut sv = fx.svscan().supervise(&supervise).start();
+    let svscan = sv.pid();
+    wait_sleeper(&mut sv, "b");
+
+    // A service directory outside the scan dir, linked in as `linked`.
+    let outside = fx.tmp().join("services/linked");
+    std::fs::create_dir_all(&outside).unwrap();
+    fx.script(
+        "../services/linked/run",
+        "#!/bin/sh\nexec sleep 1000 000000\n",
+    );
+    run_s6(
+        &svlink,
+        &[
+            OsStr::new("-t"),
+            OsStr::new("8000"),
+            fx.scandir().as_os_str(),
+            outside.as_os_str(),
+            OsStr::new("linked"),
+        ],
+    );
+    assert!(fx.path("linked").is_symlink());
+    let service = wait_sleeper(&mut sv, "linked");
+    let supervisor = find_process(svscan, &["s6-supervise", "linked"]).expect("its supervisor");
+
+    run_s6(
+        &svunlink,
+        &[
+            OsStr::new("-t"),
+            OsStr::new("8000"),
+            fx.scandir().as_os_str(),
+            OsStr::new("linked"),
+        ],
+    );
+    assert!(!fx.path("linked").exists());
+    sv.wait_until("linked and its supervisor brought down", DEADLINE, |_| {
+        !procfs::is_alive(service) && !procfs::is_alive(supervisor)
+    });
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
 }
