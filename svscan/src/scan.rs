@@ -70,6 +70,13 @@ impl Svscan {
         }
         for slot in self.table.slot_range() {
             if let Some(e) = self.table.get_mut(slot) {
+                // **fix**: an entry registered by an abandoned scan becomes active only now,
+                // after the start pass its creation armed (C never starts it: seed line
+                // 1221). Only entries newly active, so that a failed spawn's 10 s wait is
+                // not cut short by every scan.
+                if e.seen && !e.active && e.pid.is_none() {
+                    earliest(&mut self.start_deadline, e.next_start);
+                }
                 e.active = e.seen;
                 // **fix**: C 2.12's sweep never ran (seed line 1326); upstream fixed it in
                 // 2.15. An inactive entry with no supervisor is forgotten now.
