@@ -180,11 +180,11 @@ impl Svscan {
         if moves.is_empty() {
             e.spawn_actions = None;
         } else if !e.spawn_actions.as_ref().is_some_and(|fa| fa.is(moves)) {
-            e.spawn_actions = Some(FileActions::new(moves)?);
+            e.spawn_actions = Some(Box::new(FileActions::new(moves)?));
         }
         let argv = [SUPERVISE_ARGV0, e.name()];
         self.supervise
-            .spawn(&self.spawn_attr, &argv, e.spawn_actions.as_ref())
+            .spawn(&self.spawn_attr, &argv, e.spawn_actions.as_deref())
     }
 }
 

@@ -61,8 +61,10 @@ pub struct Entry {
     pub seen: bool,
     /// Created under the top-level name `s6-svscan-log`: the catch-all logger.
     pub special: bool,
-    /// The fd moves of the last start, kept for the next one (see `start.rs`).
-    pub spawn_actions: Option<FileActions>,
+    /// The fd moves of the last start, kept for the next one (see `start.rs`). Boxed: only
+    /// paired and catch-all entries have any, and inline they would double every slot of the
+    /// slab (104 of an entry's 192 bytes).
+    pub spawn_actions: Option<Box<FileActions>>,
 }
 
 impl Entry {
