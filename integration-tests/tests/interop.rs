@@ -336,3 +336,53 @@ fn real_s6_svlink_and_s6_svunlink_work_with_our_svscan() {
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
 }
+
+/// An instanced service (`s6-instance-maker`) under our svscan: its run is a C s6-svscan on
+/// its `instance/` dir, supervised by the real s6-supervise that ours started;
+/// `s6-instance-create` brings an instance up under it and `s6-instance-delete` takes it
+/// down; `t` to ours brings the whole subtree down.
+#[test]
+fn real_s6_instances_work_under_our_svscan() {
+    let (Some(supervise), Some(maker), Some(create), Some(delete), Some(_)) = (
+        real_s6("s6-supervise"),
+        real_s6("s6-instance-maker"),
+        real_s6("s6-instance-create"),
+        real_s6("s6-instance-delete"),
+        real_s6("execlineb"),
+    ) else {
+        return;
+    };
+    let fx = Fixture::new();
+    let template = fx.tmp().join("template");
+    std::fs::create_dir(&template).unwrap();
+    fx.script(
+        "../template/run",
+        &format!("#!/bin/sh\nexec sleep 1000{}\n", sleep_tag("instance")),
+    );
+    let inst = fx.path("inst");
+    run_s6(&maker, &[template.as_os_str(), inst.as_os_str()]);
+    let mut sv = fx.svscan().supervise(&supervise).start();
+    sv.wait_until("the instances' s6-svscan listening", DEADLINE, |_| {
+        fx.path("inst/instance/.s6-svscan/control").exists()
+    });
+    let timeout = [OsStr::new("-t"), OsStr::new("8000")];
+    run_s6(
+        &create,
+        &[timeout[0], timeout[1], inst.as_os_str(), OsStr::new("one")],
+    );
+    let instance = wait_sleeper(&mut sv, "instance");
+    run_s6(
+        &delete,
+        &[timeout[0], timeout[1], inst.as_os_str(), OsStr::new("one")],
+    );
+    sv.wait_until("the instance brought down", DEADLINE, |_| {
+        !procfs::is_alive(instance)
+    });
+    let svscan = sv.pid();
+    let inner = find_process(svscan, &["/usr/bin/s6-svscan"]).expect("the instances' s6-svscan");
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    sv.wait_until("the instances' s6-svscan gone", DEADLINE, |_| {
+        !procfs::is_alive(inner)
+    });
+}
