@@ -423,3 +423,51 @@ fn a_new_catch_all_logger_after_the_old_one_was_forgotten_is_special_again() {
     }
     drop(holder_r);
 }
+
+/// "`s6-svscan-log` ...: an entry is special when it is created under the top-level name
+/// `s6-svscan-log`; a rename keeps it special": renamed, restarted, it still gets the holder,
+/// and on `t` still gets a logger's SIGHUP.
+#[test]
+fn a_renamed_catch_all_logger_stays_special() {
+    let fx = Fixture::new();
+    fx.service("s6-svscan-log");
+    let (holder_r, holder_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+    let ino = pipe_ino(&holder_r);
+    let mut sv = fx.svscan().args(["-X", "4"]).fd(4, holder_w).start();
+    let old = sv
+        .wait_for("s6-svscan-log started", DEADLINE, |e| {
+            e.pid_of("s6-svscan-log").is_some()
+        })
+        .pid_of("s6-svscan-log")
+        .unwrap();
+    fx.rename("s6-svscan-log", "catchall");
+    rescan(&fx, &mut sv, "marker");
+    signal_pid(old, Signal::SIGTERM);
+    let events = sv.wait_for("catchall restarted", DEADLINE, |e| {
+        e.pid_of("catchall").is_some()
+    });
+    let fd2 = events.last_start("catchall").unwrap().fd(2).unwrap();
+    assert_eq!((fd2.kind.as_str(), fd2.ino), ("pipe", ino));
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    assert_eq!(sv.events().signals_to("catchall"), ["SIGHUP"]);
+    drop(holder_r);
+}
+
+/// Signal programs replace the builtin of the *signal* only: the `t` and `h` commands act as
+/// ever with `.s6-svscan/SIGTERM` and `.s6-svscan/SIGHUP` present, and run no program.
+#[test]
+fn commands_ignore_signal_programs() {
+    let fx = Fixture::new();
+    install_program(&fx, Signal::SIGHUP);
+    install_program(&fx, Signal::SIGTERM);
+    let mut sv = start_gone_and_kept(&fx);
+    take_out(&fx, "gone");
+    sv.ctl("h");
+    assert_builtin_hup_ran(&mut sv);
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    let events = sv.events();
+    assert_eq!(events.signals_to("kept"), ["SIGTERM"]);
+    assert!(events.starts(PROGRAM).is_empty(), "no program ran");
+}

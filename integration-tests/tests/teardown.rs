@@ -306,3 +306,57 @@ fn n_then_t_still_gives_loggers_sighup() {
     sv.ctl("nt");
     assert_terms_services_hups_loggers_and_exits(&mut sv);
 }
+
+/// Stops svscan, sends it `sig` and writes `bytes` to its FIFO, then lets it go on: both are
+/// pending when it wakes, so they are acted on in the same turn.
+fn signal_and_command_in_one_turn(
+    sv: &mut integration_tests::Svscan<'_>,
+    sig: Signal,
+    bytes: &str,
+) {
+    let pid = nix::unistd::Pid::from_raw(sv.pid());
+    nix::sys::signal::kill(pid, Signal::SIGSTOP).unwrap();
+    sv.wait_until("svscan stopped", DEADLINE, |sv| {
+        procfs::state(sv.pid()) == Some('T')
+    });
+    sv.signal(sig);
+    sv.ctl(bytes);
+    nix::sys::signal::kill(pid, Signal::SIGCONT).unwrap();
+}
+
+/// Exit: "signals are read before commands (SIGABRT then a `t` byte: wait)": with both
+/// pending in one turn, `t` comes later and decides: kill and wait for `a`, slow to die.
+#[test]
+fn sigabrt_and_a_t_byte_in_one_turn_kill_and_wait() {
+    let fx = Fixture::new();
+    let mut sv = start_with_slow_service(&fx);
+    let slow = sv.events().pid_of("a").unwrap();
+    signal_and_command_in_one_turn(&mut sv, Signal::SIGABRT, "t");
+    let exit = sv.wait_exit(DEADLINE);
+    assert!(exit.success(), "{exit:?}: {}", sv.stderr());
+    let events = sv.events();
+    assert_eq!(events.signals_to("a"), ["SIGTERM"]);
+    assert!(
+        events.exited(slow),
+        "svscan exited before a, which it was to wait for"
+    );
+}
+
+/// The same the other way round: SIGTERM (= `t`) is read first, then the `b` byte, which
+/// decides: kill, and leave without waiting for `a`.
+#[test]
+fn sigterm_and_a_b_byte_in_one_turn_kill_without_waiting() {
+    let fx = Fixture::new();
+    let mut sv = start_with_slow_service(&fx);
+    let slow = sv.events().pid_of("a").unwrap();
+    signal_and_command_in_one_turn(&mut sv, Signal::SIGTERM, "b");
+    let exit = sv.wait_exit(DEADLINE);
+    assert!(exit.success(), "{exit:?}: {}", sv.stderr());
+    assert!(
+        !sv.events().exited(slow) && procfs::is_alive(slow),
+        "svscan waited for a"
+    );
+    sv.wait_for("a got t's SIGTERM", DEADLINE, |e| {
+        e.signals_to("a") == ["SIGTERM"]
+    });
+}
