@@ -241,11 +241,16 @@ fn dangling_symlink_abandons_the_scan_which_is_retried_four_seconds_later() {
         e.pid_of("c").is_some()
     });
     let start = events.last_start("c").unwrap().mono_ns;
+    let retry = match implementation() {
+        Implementation::Ours => 4.0,
+        // s6 2.11 (Debian's) retries a failed stat after 3 s; 2.12, the reference, after 4.
+        Implementation::C => 3.0,
+    };
     assert_between(
         "from the warning to the retry's start",
         secs(start - hi),
         secs(start - lo),
-        4.0,
+        retry,
     );
     assert_eq!(warnings(&sv, warning), 1, "the retry found the target");
 }
@@ -375,24 +380,27 @@ fn moved_logger_is_reported_on_every_scan_until_it_is_forgotten() {
         .unwrap();
     std::fs::rename(fx.path("a/log"), outside(&fx, "moved-log")).unwrap();
     let warning = "logger for service a has been moved";
-    sv.ctl("a");
-    sv.wait_until("the first warning", DEADLINE, |sv| {
-        warnings(sv, warning) == 1
-    });
-    sv.ctl("a");
-    sv.wait_until("the second warning", DEADLINE, |sv| {
-        warnings(sv, warning) == 2
-    });
+    let ours = implementation() == Implementation::Ours;
+    for n in 1..=2 {
+        // The warning comes from the scan, before the marker's start.
+        rescan(&fx, &mut sv, &format!("marker{n}"));
+        if ours {
+            assert_eq!(warnings(&sv, warning), n, "one warning per scan");
+        }
+    }
     let events = sv.events();
     assert_eq!(events.signals_of(logger), Vec::<&str>::new());
     assert_eq!(events.starts("a").len() + events.starts("a/log").len(), 2);
     assert!(procfs::is_alive(logger));
+    if !ours_only("s6 2.11 has no such warning: NAME/log is part of NAME's entry there") {
+        return;
+    }
 
     signal_pid(logger, Signal::SIGTERM);
     sv.wait_until("the old logger reaped", DEADLINE, |_| {
         !procfs::process_exists(logger)
     });
-    rescan(&fx, &mut sv, "marker");
+    rescan(&fx, &mut sv, "marker3");
     assert_eq!(
         warnings(&sv, warning),
         2,
@@ -407,6 +415,9 @@ fn moved_logger_is_reported_on_every_scan_until_it_is_forgotten() {
 /// retried 10 s later (whichever of `a` and `b` comes first in readdir order).
 #[test]
 fn another_pairs_logger_moved_to_name_log_makes_the_scan_wait_ten_seconds() {
+    if !ours_only("s6 2.11 keeps NAME/log in NAME's entry, not as an entry of its own") {
+        return;
+    }
     let fx = Fixture::new();
     fx.service("a").logged("b");
     let mut sv = fx.start();
@@ -443,6 +454,9 @@ fn another_pairs_logger_moved_to_name_log_makes_the_scan_wait_ten_seconds() {
 /// is `a/log` with svscan's stdin; `a` is not restarted; and `t` sends it SIGHUP.
 #[test]
 fn unpaired_service_moved_to_name_log_keeps_its_supervisor_and_becomes_a_logger() {
+    if !ours_only("s6 2.11 keeps NAME/log in NAME's entry, not as an entry of its own") {
+        return;
+    }
     let fx = Fixture::new();
     fx.service("a").service("x");
     let mut sv = fx.start();
@@ -491,6 +505,9 @@ fn unpaired_service_moved_to_name_log_keeps_its_supervisor_and_becomes_a_logger(
 /// reads EOF once the old `a` is gone.
 #[test]
 fn replaced_log_dir_gets_a_new_pipe_and_the_old_write_end_is_closed() {
+    if !ours_only("s6 2.11 keeps NAME/log in NAME's entry, not as an entry of its own") {
+        return;
+    }
     let fx = Fixture::new();
     fx.logged("a");
     let mut sv = fx.start();
@@ -522,9 +539,6 @@ fn replaced_log_dir_gets_a_new_pipe_and_the_old_write_end_is_closed() {
     sv.wait_for("the new logger reads the new a", DEADLINE, |e| {
         e.lines("a/log").contains(&greeting.as_str())
     });
-    if !ours_only("fix: C leaks the old pipe's write end") {
-        return;
-    }
     let held = pipe_ends(sv.pid());
     assert!(
         !held.contains(&(old_pipe, "w")),
