@@ -1,9 +1,11 @@
-//! svscan started through a wrapper program, for scenarios about what svscan inherits from
-//! whoever starts it: a shell that ignores signals first ([`IGNORING_SHELL`]), or `unshare`
-//! making it PID 1 of a new PID namespace ([`crate::pidns`]). [`Launch::start_wrapped`] is
-//! [`Launch::start`] with the wrapper's argv put in front of the command line it would run
-//! (for the C svscan, in front of its `unshare -m ... mount --bind` wrapper), so everything
-//! else (fds, environment, readiness, the guard) is the same.
+//! svscan started through a wrapper program, or with signals ignored, for scenarios about
+//! what svscan inherits from whoever starts it: a shell that ignores signals first
+//! ([`IGNORING_SHELL`]), `unshare` making it PID 1 of a new PID namespace
+//! ([`crate::pidns`]), or a SIG_IGN set just before the exec ([`Launch::start_ignoring`]).
+//! [`Launch::start_wrapped`] is [`Launch::start`] with the wrapper's argv put in front of the
+//! command line it would run (for the C svscan, in front of its `unshare -m ... mount
+//! --bind` wrapper), so everything else (fds, environment, readiness, the guard) is the
+//! same.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -12,6 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
 use nix::unistd::{Pid, pipe2};
 
 use crate::{
@@ -31,7 +34,22 @@ impl<'f> Launch<'f> {
     /// # Panics
     /// If it cannot be started, or it is not ready within [`crate::DEADLINE`].
     #[must_use]
-    pub fn start_wrapped<S: AsRef<OsStr>>(mut self, wrapper: &[S]) -> Svscan<'f> {
+    pub fn start_wrapped<S: AsRef<OsStr>>(self, wrapper: &[S]) -> Svscan<'f> {
+        self.start_with(wrapper, &[])
+    }
+
+    /// As [`Launch::start`], with `signals` set to SIG_IGN in svscan's process just before
+    /// the exec (an ignored signal stays ignored across exec): for dispositions a shell
+    /// cannot set, such as SIGCHLD, which `sh` keeps for itself.
+    ///
+    /// # Panics
+    /// If it cannot be started, or it is not ready within [`crate::DEADLINE`].
+    #[must_use]
+    pub fn start_ignoring(self, signals: &[Signal]) -> Svscan<'f> {
+        self.start_with::<&str>(&[], signals)
+    }
+
+    fn start_with<S: AsRef<OsStr>>(mut self, wrapper: &[S], ignored: &[Signal]) -> Svscan<'f> {
         let n = self.fx.launches.get() + 1;
         self.fx.launches.set(n);
         let out_path = self.fx.tmp().join(format!("svscan.{n}.stdout"));
@@ -87,10 +105,19 @@ impl<'f> Launch<'f> {
             .iter()
             .map(|(t, fd)| (fd.as_raw_fd(), *t))
             .collect();
-        // SAFETY: as in `Launch::start`: between fork and exec, only dup2 and close, reading
-        // `plan` without allocating.
+        let ignored = ignored.to_vec();
+        // SAFETY: as in `Launch::start`: between fork and exec, only dup2, close and
+        // sigaction, which are async-signal-safe, reading `plan` and `ignored` without
+        // allocating; installing SIG_IGN runs no handler code.
         unsafe {
-            cmd.pre_exec(move || place_fds(&plan));
+            cmd.pre_exec(move || {
+                place_fds(&plan)?;
+                for sig in &ignored {
+                    nix::sys::signal::signal(*sig, nix::sys::signal::SigHandler::SigIgn)
+                        .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+                }
+                Ok(())
+            });
         }
         let child = cmd
             .spawn()

@@ -103,7 +103,10 @@ fn startup(config: &Config) -> Svscan {
         .unwrap_or_else(|e| fatal!(EXIT_SYSTEM, "unable to selfpipe_init: {}", SysErr(e)));
     // SIGPIPE stays ignored, as the Rust runtime set it: a write to a closed stderr or pipe
     // returns EPIPE instead of killing svscan. Children get the default back at spawn.
-    if let Err(e) = signals::block() {
+    // SIGCHLD back to its default first: inherited as SIG_IGN, it would make the kernel reap
+    // the supervisors behind svscan's back (the other trapped signals, blocked, are queued
+    // whatever their disposition).
+    if let Err(e) = sys::default_sigchld().and_then(|()| signals::block()) {
         fatal!(EXIT_SYSTEM, "unable to trap signals: {}", SysErr(e));
     }
     let spawn_attr = sys::SpawnAttr::new().unwrap_or_else(|e| {

@@ -176,3 +176,17 @@ pub fn default_sigpipe() {
     // arises; svscan is single-threaded.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
+
+/// Gives SIGCHLD its default disposition. svscan may have been started with it ignored (an
+/// ignored signal stays ignored across exec), and then the kernel reaps children by itself
+/// and sends no SIGCHLD, even while SIGCHLD is blocked into the signalfd: svscan would never
+/// see a supervisor die, nor restart it.
+///
+/// # Errors
+/// The errno of `sigaction`.
+pub fn default_sigchld() -> Result<(), Errno> {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: installing SIG_DFL runs no handler code, so no async-signal-safety question
+    // arises; svscan is single-threaded.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.map(drop)
+}
