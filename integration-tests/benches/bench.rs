@@ -182,7 +182,7 @@ fn summary(v: &[f64]) -> String {
 fn fmt(x: f64) -> String {
     if (x == x.trunc() && x.abs() < 1e9) || x.abs() >= 100.0 {
         format!("{x:.0}")
-    } else if x.abs() >= 1.0 {
+    } else if x.abs() >= 10.0 {
         format!("{x:.2}")
     } else {
         format!("{x:.3}")
@@ -349,6 +349,11 @@ fn start_fleet<'f>(
     (sv, secs)
 }
 
+/// svscan's CPU time so far, in seconds.
+fn cpu_secs(sv: &Svscan<'_>) -> f64 {
+    cpu_ns(sv.pid()) as f64 / 1e9
+}
+
 /// Waits until svscan is asleep in poll with nothing left in its FIFO.
 fn wait_quiet(sv: &mut Svscan<'_>, fifo: &OwnedFd) {
     let pid = sv.pid();
@@ -421,6 +426,13 @@ fn run_fleet(plan: &Plan, results: &mut Results, under: &UnderTest, n: usize) {
         ""
     };
     results.add(&format!("cold start N={n}"), "s", cold_target, who, secs);
+    results.add(
+        &format!("cold start N={n} svscan cpu"),
+        "s",
+        "",
+        who,
+        cpu_secs(&sv),
+    );
     let fifo = open_fifo(&fx);
     wait_quiet(&mut sv, &fifo);
     memory(results, who, sv.pid(), n);
@@ -533,6 +545,13 @@ fn check_binaries() {
         );
         std::process::exit(1);
     }
+    // A binary the linker has just written is dirty in the page cache, which smaps counts as
+    // the process's Private_Dirty until writeback: write them back first.
+    for bin in ["svscan", "supervise-stub"] {
+        if let Ok(f) = std::fs::File::open(target_dir().join(bin)) {
+            let _ = f.sync_all();
+        }
+    }
     if !std::path::Path::new(C_SVSCAN).is_file() {
         eprintln!("bench: {C_SVSCAN} is missing: apt-get install s6");
         std::process::exit(1);
@@ -559,6 +578,12 @@ fn main() {
         target_dir().join("svscan").display()
     );
     let mut results = Results::default();
+    // A first fleet of the largest size makes the kernel grow its caches (task structs, page
+    // tables, dentries); neither contender should pay for that in its samples.
+    if let Some(&n) = plan.fleet_ns.last() {
+        eprintln!("warm-up: a fleet of {n}, not counted");
+        run_fleet(&plan, &mut Results::default(), &contenders()[1], n);
+    }
     for round in 0..plan.rounds {
         let mut order = contenders();
         if round % 2 == 1 {
