@@ -21,7 +21,7 @@ fn as_pid_1_svscan_reaps_an_orphaned_grandchild_and_sigterm_tears_down() {
     fx.service("a").service("b");
     fx.control(
         "a",
-        StubControl::SpawnOrphan(Some(Duration::from_millis(2000))),
+        StubControl::SpawnOrphan(Some(Duration::from_millis(4000))),
     );
     fx.control("a", StubControl::ExitAfter(Duration::from_millis(300)));
     let mut sv = fx.svscan().start_wrapped(&pidns::UNSHARE_PID);

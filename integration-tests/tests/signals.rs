@@ -70,6 +70,7 @@ fn assert_spawned_as_signal_program(start: &Event, fx: &Fixture, svscan: i32, si
     );
     assert_eq!(start.blocked_signals(), [], "empty signal mask");
     assert_eq!(start.ignored_signals(), [], "default dispositions");
+    assert_eq!(start.open_fds(), [0, 1, 2], "none of svscan's own fds");
 }
 
 /// Signals: "if `.s6-svscan/SIGNAME` ... is executable, **spawn** it (argv = its path, cwd =
