@@ -553,6 +553,137 @@ fn replaced_log_dir_gets_a_new_pipe_and_the_old_write_end_is_closed() {
     });
 }
 
+/// "known ... as a service that has a logger of its own: warning `old service NAME/log still
+/// exists, waiting`, abandon": the logged service `x` moved to `a/log` (its logger going
+/// along as `a/log/log`) is not taken for a's logger; nothing is started or signalled.
+#[test]
+fn logged_service_moved_to_name_log_makes_the_scan_wait() {
+    if !ours_only("s6 2.11 keeps NAME/log in NAME's entry, not as an entry of its own") {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.service("a").logged("x");
+    let mut sv = fx.start();
+    sv.wait_for("a, x and x/log started", DEADLINE, |e| {
+        ["a", "x", "x/log"].iter().all(|n| e.pid_of(n).is_some())
+    });
+    fx.rename("x", "a/log");
+    sv.ctl("a");
+    sv.wait_until("the waiting warning", DEADLINE, |sv| {
+        warnings(sv, "old service a/log still exists, waiting") == 1
+    });
+    // One more scan, also abandoned: the start pass of the first has long run by then.
+    sv.ctl("a");
+    sv.wait_until("the waiting warning again", DEADLINE, |sv| {
+        warnings(sv, "old service a/log still exists, waiting") == 2
+    });
+    assert_eq!(supervisors(&sv), ["a", "x", "x/log"]);
+    let events = sv.events();
+    for name in ["a", "x", "x/log"] {
+        assert_eq!(events.starts(name).len(), 1, "{name} started once");
+        assert_eq!(events.signals_to(name), Vec::<&str>::new(), "{name}");
+    }
+    assert_eq!(
+        events.starts("a/log").len() + events.starts("a/log/log").len(),
+        0
+    );
+}
+
+/// "known, and it is NAME's logger already: marked seen, its name updated" (a rename keeps
+/// the pair), and the starter's "a logger gets the read end as fd 0 (**fix**: by the entry's
+/// role in the pair, C decides by the name, so a paired logger moved to the top level would
+/// get the read end as its fd 1)": `a/log` moved to the top-level `lg` is restarted as `lg`
+/// reading the pair's pipe on fd 0, and reads what the restarted `a` writes.
+#[test]
+fn paired_logger_moved_to_the_top_level_still_reads_the_pipe_on_fd_0() {
+    if !ours_only("s6 2.11 keeps NAME/log in NAME's entry, and fix: C passes the end by name") {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.logged("a");
+    // So that the stub, once named `lg`, still behaves as a logger.
+    fx.control("a/log", StubControl::Logger);
+    let mut sv = fx.start();
+    let events = sv.wait_for("a's greeting read by a/log", DEADLINE, |e| {
+        e.pid_of("a").is_some_and(|pid| {
+            e.lines("a/log")
+                .contains(&integration_tests::Events::greeting("a", pid).as_str())
+        })
+    });
+    let (a, logger) = (events.pid_of("a").unwrap(), events.pid_of("a/log").unwrap());
+    let pipe = events.last_start("a").unwrap().fd(1).unwrap().ino;
+    fx.rename("a/log", "lg");
+    rescan(&fx, &mut sv, "marker");
+    assert_eq!(
+        sv.events().starts("lg").len(),
+        0,
+        "the logger keeps its supervisor"
+    );
+
+    signal_pid(logger, Signal::SIGTERM);
+    let events = sv.wait_for("the logger restarted as lg", DEADLINE, |e| {
+        e.pid_of("lg").is_some()
+    });
+    let lg = events.last_start("lg").unwrap();
+    let (stdin, stdout) = (lg.fd(0).unwrap(), lg.fd(1).unwrap());
+    assert_eq!((stdin.ino, stdin.mode.as_str()), (pipe, "r"), "{stdin:?}");
+    assert_ne!(stdout.ino, pipe, "{stdout:?}");
+
+    signal_pid(a, Signal::SIGTERM);
+    let events = sv.wait_for("a restarted", DEADLINE, |e| e.starts("a").len() == 2);
+    let restarted = events.last_start("a").unwrap();
+    assert_eq!(restarted.fd(1).unwrap().ino, pipe);
+    let greeting = integration_tests::Events::greeting("a", restarted.pid);
+    sv.wait_for("the new a's greeting read by lg", DEADLINE, |e| {
+        e.lines("lg").contains(&greeting.as_str())
+    });
+}
+
+/// "Forgetting an entry of a pair closes **both** pipe ends svscan holds and unpairs the
+/// other entry, which gets svscan's own fd 0/1 at its next start (a writer with no reader
+/// gets EPIPE rather than blocking forever)": once a's moved-away logger dies and is
+/// forgotten, a's writes fail with EPIPE, and a restarted `a` writes to svscan's stdout.
+#[test]
+fn forgotten_logger_unpairs_its_service_which_then_writes_to_svscans_stdout() {
+    if !ours_only("s6 2.11 keeps NAME/log in NAME's entry, not as an entry of its own") {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.logged("a");
+    fx.control("a", StubControl::LinesForever(Duration::from_millis(10)));
+    let mut sv = fx.start();
+    let events = sv.wait_for("a/log reading a's lines", DEADLINE, |e| {
+        !e.line_numbers("a/log", "a").is_empty()
+    });
+    let (a, logger) = (events.pid_of("a").unwrap(), events.pid_of("a/log").unwrap());
+    let pipe = events.last_start("a").unwrap().fd(1).unwrap().ino;
+    std::fs::rename(fx.path("a/log"), outside(&fx, "moved-log")).unwrap();
+    rescan(&fx, &mut sv, "marker");
+    signal_pid(logger, Signal::SIGTERM);
+    // svscan's read end kept the pipe writable until then; now nobody reads it.
+    sv.wait_for("a's write failing with EPIPE", DEADLINE, |e| {
+        e.of_pid(a).any(|r| r.ev == "epipe")
+    });
+    let held = pipe_ends(sv.pid());
+    assert!(
+        !held.iter().any(|(ino, _)| *ino == pipe),
+        "svscan still holds an end of the forgotten pair's pipe: {held:?}"
+    );
+
+    signal_pid(a, Signal::SIGTERM);
+    let events = sv.wait_for("a restarted", DEADLINE, |e| e.starts("a").len() == 2);
+    let restarted = events.last_start("a").unwrap();
+    assert_eq!(
+        restarted.fd(1).unwrap().kind,
+        "file",
+        "svscan's stdout, a file here"
+    );
+    let greeting = integration_tests::Events::greeting("a", restarted.pid);
+    sv.wait_until("the new a's greeting on svscan's stdout", DEADLINE, |sv| {
+        sv.stdout().contains(&greeting)
+    });
+}
+
 // ------------------------------------------------------------------ limits
 
 /// Starts four services under `args` (four entries: the limit), then adds a fifth: "a new
@@ -754,6 +885,26 @@ fn t_option_scans_periodically_and_without_it_only_on_request() {
     plain.wait_for("both picked up on request", DEADLINE, |e| {
         e.pid_of("first").is_some() && e.pid_of("second").is_some()
     });
+}
+
+/// "A scan first sets the next periodic scan (with `-t`: now + timeout; the earliest pending
+/// deadline wins)": with `-t 300`, a scan abandoned at a dangling link is retried by the
+/// periodic scan 300 ms later, not after the 4 s of a failed stat.
+#[test]
+fn periodic_scan_comes_before_the_retry_of_an_abandoned_scan() {
+    let fx = Fixture::new();
+    fx.symlink(outside(&fx, "nowhere"), "c");
+    let before = now_mono_ns();
+    let mut sv = fx.svscan().args(["-t", "300"]).start();
+    let warning = "unable to stat c: No such file or directory";
+    let (lo1, hi1) = wait_warning(&mut sv, warning, 1, before, DEADLINE);
+    let (lo3, hi3) = wait_warning(&mut sv, warning, 3, hi1, DEADLINE);
+    assert_between(
+        "from the first warning to the third",
+        secs(lo3 - hi1),
+        secs(hi3 - lo1),
+        0.6,
+    );
 }
 
 // ------------------------------------------------------------------ inactive entries
