@@ -146,8 +146,9 @@ const SERVICE_KILLS: usize = 30;
 const LOGGER_EVERY: usize = 6;
 /// Lines the logger reads from each service instance before it is killed.
 const LINES_BEFORE_KILL: usize = 100;
-/// The x86-64 number of `poll(2)`, the only system call in which the stub logger waits.
-const SYS_POLL: &str = "7";
+/// The x86-64 numbers of `poll(2)` and `ppoll(2)` (which a libc may use for `poll`): the
+/// stub logger waits in one of them and nowhere else.
+const SYS_POLL: [&str; 2] = ["7", "271"];
 
 /// The numbers of the lines `logger` read from the service instance `pid`.
 fn read_from(events: &Events, logger: &str, pid: i32) -> usize {
@@ -169,7 +170,10 @@ fn freeze_in_poll(pid: i32) {
             procfs::state(pid) == Some('T')
         });
         let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        let in_poll = syscall.split(' ').next() == Some(SYS_POLL);
+        let in_poll = syscall
+            .split(' ')
+            .next()
+            .is_some_and(|nr| SYS_POLL.contains(&nr));
         if !in_poll {
             signal_pid(pid, Signal::SIGCONT);
         }
