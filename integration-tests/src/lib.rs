@@ -34,7 +34,8 @@
 //! fds, environment), [`Svscan`] (the running daemon and its guard; its stdout and stderr go
 //! to files in the temp dir), [`Events`] and [`Event`] (the records, with look-ups such as
 //! `starts`, `lines`, `signals_to`, `running`, `line_numbers`), [`procfs`] (zombie children,
-//! fd count, existence of a pid), [`with_std_fds_only`] (for a program a test spawns itself).
+//! fd count, existence of a pid), [`with_std_fds_only`] (for a program a test spawns itself),
+//! [`program::run`] (such a program run to its end within a deadline, its stderr kept).
 //!
 //! # The svscan under test
 //! By default, ours: the `svscan` binary next to the test executable (`target/debug`), given
@@ -94,6 +95,7 @@ pub mod events;
 pub mod json;
 pub mod pidns;
 pub mod procfs;
+pub mod program;
 pub mod wrapper;
 
 pub use events::{Event, EventLog, Events, FdInfo};

@@ -5,8 +5,9 @@
 
 use std::os::unix::fs::chown;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use integration_tests::program::run;
 use integration_tests::{
     DEADLINE, EARLY_SLACK, Events, Fixture, Implementation, LATE_SLACK, Svscan, implementation,
     now_mono_ns, procfs,
@@ -52,13 +53,18 @@ fn set_soft_limit(pid: i32, uid: u32, resource: &str, value: &str) {
         cmd.arg("prlimit");
         cmd
     };
-    let status = prlimit
-        .arg(format!("--pid={pid}"))
-        .arg(format!("--{resource}={value}:"))
-        .stdin(Stdio::null())
-        .status()
-        .expect("run prlimit");
-    assert!(status.success(), "prlimit --{resource}={value}: {status}");
+    let ran = run(
+        prlimit
+            .arg(format!("--pid={pid}"))
+            .arg(format!("--{resource}={value}:")),
+        DEADLINE,
+    );
+    assert_eq!(
+        ran.code,
+        Some(0),
+        "prlimit --{resource}={value}: {}",
+        ran.stderr
+    );
 }
 
 /// How many times svscan's stderr holds `text`.

@@ -3,18 +3,15 @@
 //! on the same directory gives up while the first keeps supervising. (The modes of the
 //! directory and the FIFO alone are in `svscan/tests/cli.rs`; here, the whole tree.)
 
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use integration_tests::program::{Ran, run};
 use integration_tests::{
     DEADLINE, Fixture, Implementation, binary, implementation, procfs, real_s6, signal_pid,
-    with_std_fds_only,
 };
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 /// The unprivileged user the scenarios act as.
 const NOBODY: u32 = 65534;
@@ -40,36 +37,6 @@ fn as_user(uid: u32) -> Command {
         .arg(format!("--regid={uid}"))
         .arg("--clear-groups");
     cmd
-}
-
-/// Runs `cmd` to its end, within [`DEADLINE`]: its exit code and stderr. On timeout it is
-/// killed, by pid, and the test fails.
-fn run(cmd: &mut Command) -> (Option<i32>, String) {
-    let err = tempfile::tempfile().expect("tempfile");
-    let mut child = with_std_fds_only(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err.try_clone().expect("dup"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
-            panic!("{cmd:?} still running after {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let mut text = String::new();
-    let mut err = err;
-    err.seek(SeekFrom::Start(0))
-        .and_then(|_| err.read_to_string(&mut text))
-        .expect("read stderr");
-    (status.code(), text)
 }
 
 /// The `Umask:` of `/proc/PID/status`.
@@ -145,12 +112,15 @@ fn another_user_cannot_send_commands() {
     let mut clients = vec![("svscanctl", binary("svscanctl"))];
     clients.extend(real_s6("s6-svscanctl").map(|p| ("s6-svscanctl", p)));
     for (name, program) in clients {
-        let (code, stderr) = run(as_user(NOBODY).arg(&program).args(["-t", &scandir]));
-        assert_eq!(code, Some(111), "{name} as nobody: {stderr}");
-        assert_eq!(
-            stderr,
-            format!("{name}: fatal: unable to control {scandir}: Permission denied\n"),
+        let ran = run(
+            as_user(NOBODY).arg(&program).args(["-t", &scandir]),
+            DEADLINE,
         );
+        let expected = Ran {
+            code: Some(111),
+            stderr: format!("{name}: fatal: unable to control {scandir}: Permission denied\n"),
+        };
+        assert_eq!(ran, expected, "{name} as nobody");
     }
     // FIFO order: a byte sent now is read after anything the clients could have sent.
     sv.ctl("x");
@@ -190,17 +160,20 @@ fn a_second_instance_exits_100_and_the_first_keeps_supervising() {
     let mut seconds = vec![("svscan", binary("svscan"))];
     seconds.extend(real_s6("s6-svscan").map(|p| ("s6-svscan", p)));
     for (name, program) in seconds {
-        let (code, stderr) = run(Command::new(&program)
-            .arg(fx.scandir())
-            .env("PATH", "/nonexistent"));
-        assert_eq!(code, Some(100), "a second {name}: {stderr}");
-        assert_eq!(
-            stderr,
-            format!(
+        let ran = run(
+            Command::new(&program)
+                .arg(fx.scandir())
+                .env("PATH", "/nonexistent"),
+            DEADLINE,
+        );
+        let expected = Ran {
+            code: Some(100),
+            stderr: format!(
                 "{name}: fatal: another instance of s6-svscan is already running on the same \
                  directory\n"
-            )
-        );
+            ),
+        };
+        assert_eq!(ran, expected, "a second {name}");
     }
     assert!(!sv.has_exited(), "the first svscan still running");
     signal_pid(a, Signal::SIGKILL);
