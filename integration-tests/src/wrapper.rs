@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::{Pid, pipe2};
 
 use crate::{
@@ -35,7 +36,7 @@ impl<'f> Launch<'f> {
     /// If it cannot be started, or it is not ready within [`crate::DEADLINE`].
     #[must_use]
     pub fn start_wrapped<S: AsRef<OsStr>>(self, wrapper: &[S]) -> Svscan<'f> {
-        self.start_with(wrapper, &[])
+        self.start_with(wrapper, &[], false)
     }
 
     /// As [`Launch::start`], with `signals` set to SIG_IGN in svscan's process just before
@@ -46,10 +47,28 @@ impl<'f> Launch<'f> {
     /// If it cannot be started, or it is not ready within [`crate::DEADLINE`].
     #[must_use]
     pub fn start_ignoring(self, signals: &[Signal]) -> Svscan<'f> {
-        self.start_with::<&str>(&[], signals)
+        self.start_with::<&str>(&[], signals, false)
     }
 
-    fn start_with<S: AsRef<OsStr>>(mut self, wrapper: &[S], ignored: &[Signal]) -> Svscan<'f> {
+    /// As [`Launch::start`], with a zombie child already there when svscan starts: the
+    /// process that is to become svscan forks a child that exits at once, waits until it is
+    /// dead but leaves it unreaped (`WNOWAIT`), then execs svscan. Its SIGCHLD went to the
+    /// image before the exec (default disposition: discarded), so svscan has a dead child
+    /// and no signal about it, as a PID 1 exec'd by a stage-1 script may have.
+    ///
+    /// # Panics
+    /// If it cannot be started, or it is not ready within [`crate::DEADLINE`].
+    #[must_use]
+    pub fn start_with_zombie(self) -> Svscan<'f> {
+        self.start_with::<&str>(&[], &[], true)
+    }
+
+    fn start_with<S: AsRef<OsStr>>(
+        mut self,
+        wrapper: &[S],
+        ignored: &[Signal],
+        zombie: bool,
+    ) -> Svscan<'f> {
         let n = self.fx.launches.get() + 1;
         self.fx.launches.set(n);
         let out_path = self.fx.tmp().join(format!("svscan.{n}.stdout"));
@@ -106,15 +125,26 @@ impl<'f> Launch<'f> {
             .map(|(t, fd)| (fd.as_raw_fd(), *t))
             .collect();
         let ignored = ignored.to_vec();
-        // SAFETY: as in `Launch::start`: between fork and exec, only dup2, close and
-        // sigaction, which are async-signal-safe, reading `plan` and `ignored` without
-        // allocating; installing SIG_IGN runs no handler code.
+        let err = |e: nix::errno::Errno| std::io::Error::from_raw_os_error(e as i32);
+        // SAFETY: as in `Launch::start`: between fork and exec, only dup2, close, sigaction,
+        // fork, _exit and waitid, which are async-signal-safe, reading `plan` and `ignored`
+        // without allocating; installing SIG_IGN runs no handler code. The child forked
+        // here (single-threaded, as its parent is between fork and exec) only calls _exit.
         unsafe {
             cmd.pre_exec(move || {
                 place_fds(&plan)?;
                 for sig in &ignored {
                     nix::sys::signal::signal(*sig, nix::sys::signal::SigHandler::SigIgn)
-                        .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+                        .map_err(err)?;
+                }
+                if zombie {
+                    match nix::unistd::fork().map_err(err)? {
+                        nix::unistd::ForkResult::Child => nix::libc::_exit(0),
+                        nix::unistd::ForkResult::Parent { child } => {
+                            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+                            waitid(Id::Pid(child), flags).map_err(err)?;
+                        }
+                    }
                 }
                 Ok(())
             });

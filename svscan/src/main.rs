@@ -130,7 +130,12 @@ fn startup(config: &Config) -> Svscan {
         console_holder,
         supervise: Supervise::new(&config.supervise, std::env::var_os("PATH").as_deref()),
         spawn_attr,
-        pending: Pending::default(),
+        // The first turn reaps too: svscan may have been exec'd (as PID 1, by a stage-1
+        // script) with children already dead, whose SIGCHLD went to the image before.
+        pending: Pending {
+            reap: true,
+            ..Pending::default()
+        },
         leave: false,
         wait_all: false,
         // The first turn scans at once.
