@@ -66,6 +66,7 @@ fn wait_warning(
 /// [`wait_warning`] and record stamps) may be `expected` within [`assert_delay`]'s tolerance:
 /// the longest possible delay is not too short, the shortest possible not too long.
 fn assert_between(what: &str, shortest: f64, longest: f64, expected: f64) {
+    eprintln!("{what}: between {shortest:.3} s and {longest:.3} s (expected {expected:.3} s)");
     assert!(
         longest >= expected - EARLY_SLACK && shortest <= expected + LATE_SLACK,
         "{what}: between {shortest:.3} s and {longest:.3} s, expected {expected:.3} s \
@@ -810,6 +811,7 @@ fn failed_logger_check_is_retried_every_four_seconds_without_spinning() {
     let cpu1 = cpu_secs(sv.pid());
     let (lo2, hi2) = wait_warning(&mut sv, warning, 2, hi1, DEADLINE);
     let cpu = cpu_secs(sv.pid()) - cpu1;
+    eprintln!("svscan's CPU time between the two warnings: {cpu:.2} s");
     assert_between(
         "between the two warnings",
         secs(lo2 - hi1),
@@ -870,6 +872,7 @@ fn t_option_scans_periodically_and_without_it_only_on_request() {
             .unwrap()
             .mono_ns;
         let delay = secs(start - created);
+        eprintln!("{name} started {delay:.3} s after it was created (-t 300)");
         assert!(
             delay <= 0.3 + LATE_SLACK,
             "{name} started {delay:.3} s after it was created, with -t 300"
@@ -1039,6 +1042,12 @@ fn services_dying_at_once_are_each_restarted_one_second_after_their_own_start() 
     });
     for name in ["a", "b"] {
         let starts = events.starts(name);
+        let gaps: Vec<String> = starts
+            .windows(2)
+            .take(3)
+            .map(|p| format!("{:.3}", p[1].secs_since(p[0])))
+            .collect();
+        eprintln!("{name}'s restart gaps: {gaps:?} s");
         for pair in starts.windows(2).take(3) {
             assert_delay(
                 &format!("{name}'s restart after its previous start"),
