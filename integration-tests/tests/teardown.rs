@@ -360,3 +360,36 @@ fn sigterm_and_a_b_byte_in_one_turn_kill_without_waiting() {
         e.signals_to("a") == ["SIGTERM"]
     });
 }
+
+/// The finish phase: "unblock the signals (empty mask) and exec `.s6-svscan/finish`", with
+/// SIGPIPE at its default (C gives SIGPIPE a no-op handler, which exec resets; ours undoes
+/// the Rust runtime's SIG_IGN): the finish program starts with nothing blocked and SIGPIPE
+/// not ignored.
+#[test]
+fn the_finish_program_starts_with_an_empty_mask_and_sigpipe_at_default() {
+    let fx = Fixture::new();
+    fx.service("a");
+    let report = fx.tmp().join("finish.out");
+    fx.script(
+        ".s6-svscan/finish",
+        &format!(
+            "#!/bin/sh\ngrep -E '^Sig(Blk|Ign):' /proc/$$/status > {}\n",
+            report.display()
+        ),
+    );
+    let mut sv = fx.start();
+    sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    let report = std::fs::read_to_string(&report).expect("the finish program's report");
+    let mask = |field: &str| {
+        report
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .unwrap_or_else(|| panic!("no {field} in {report}"))
+    };
+    assert_eq!(mask("SigBlk:"), 0, "{report}");
+    let sigpipe = 1 << (Signal::SIGPIPE as u32 - 1);
+    assert_eq!(mask("SigIgn:") & sigpipe, 0, "SIGPIPE ignored: {report}");
+}
