@@ -3,6 +3,7 @@
 //! The stubs record the namespace's pids; the test maps them to its own with
 //! `pidns::outer_pid`.
 
+use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use integration_tests::{DEADLINE, Fixture, StubControl, pidns, procfs, signal_pid};
@@ -101,4 +102,44 @@ fn a_zombie_inherited_at_exec_is_reaped_at_once() {
     sv.wait_until("the inherited zombie reaped", DEADLINE, reaped);
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+}
+
+/// As PID 1, signals from inside the namespace reach svscan too (the kernel drops a signal
+/// to a namespace's init only when init leaves it at its default action, which a signal
+/// svscan traps is not): `kill -TERM 1` from a process in the namespace is `t`.
+#[test]
+fn as_pid_1_a_sigterm_from_inside_the_namespace_tears_down() {
+    if !pidns::available() {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.logged("a");
+    let mut sv = fx.svscan().start_wrapped(&pidns::UNSHARE_PID);
+    let unshare = sv.pid();
+    sv.wait_for("a and a/log started", DEADLINE, |e| {
+        e.pid_of("a").is_some() && e.pid_of("a/log").is_some()
+    });
+    let svscan = procfs::children(unshare)
+        .into_iter()
+        .find(|p| pidns::nspids(*p).last() == Some(&1))
+        .expect("svscan, pid 1 of the namespace, under unshare");
+    let status = std::process::Command::new("nsenter")
+        .args(["--target", &svscan.to_string(), "--pid", "--mount", "--"])
+        .args(["kill", "-TERM", "1"])
+        .status()
+        .expect("nsenter");
+    // The kill may be killed itself: when svscan, the namespace's init, is quick to exit,
+    // the kernel kills whatever is left in the namespace with SIGKILL.
+    assert!(
+        status.success() || status.signal() == Some(Signal::SIGKILL as i32),
+        "nsenter ... kill -TERM 1: {status:?}"
+    );
+    let exit = sv.wait_exit(DEADLINE);
+    assert!(exit.success(), "{exit:?}: {}", sv.stderr());
+    let events = sv.events();
+    assert_eq!(events.signals_to("a"), ["SIGTERM"]);
+    assert_eq!(events.signals_to("a/log"), ["SIGHUP"]);
+    for name in ["a", "a/log"] {
+        assert!(events.running(name).is_empty(), "{name} still running");
+    }
 }
