@@ -1,7 +1,7 @@
 //! Resource exhaustion: with RLIMIT_NPROC too low to spawn a supervisor, or RLIMIT_NOFILE too
-//! low for a logged pair's pipe or even for the scan's directory, svscan warns, retries on its timer rather than at once, never
-//! exits, and recovers fully once the limit is raised. The limits are changed on the running
-//! svscan with `prlimit --pid`.
+//! low for a logged pair's pipe or even for the scan's directory, svscan warns, retries on
+//! its timer rather than at once, never exits, and recovers fully once the limit is raised.
+//! The limits are changed on the running svscan with `prlimit --pid`.
 
 use std::os::unix::fs::chown;
 use std::path::Path;
