@@ -28,8 +28,10 @@ fn median(values: &mut [f64]) -> f64 {
 /// time (1 s after its previous start)", "Its next allowed start is 1 s after this start",
 /// and the reaper's "Collect every dead child": 50 services (5 of them logged, so 55
 /// supervisors) get SIGKILL, all at once, 20 times. Each time every one of them is started
-/// again, exactly once; no two starts of one supervisor are less than 1 s apart; at the end
-/// svscan holds as many fds as before the first burst and has no zombie child.
+/// again, exactly once; no two starts of one supervisor are less than 1 s apart (on the
+/// processes' start times, within [`EARLY_SLACK`]: "1 s after this start" counts from the
+/// start pass, which forks 55 processes one after the other); at the end svscan holds as
+/// many fds as before the first burst and has no zombie child.
 #[test]
 fn supervisors_killed_in_bursts_are_all_respawned_without_leaks() {
     let fx = Fixture::new();
@@ -150,7 +152,7 @@ const LINES_BEFORE_KILL: usize = 100;
 /// stub logger waits in one of them and nowhere else.
 const SYS_POLL: [&str; 2] = ["7", "271"];
 
-/// The numbers of the lines `logger` read from the service instance `pid`.
+/// How many numbered lines `logger` read from the service instance `pid`.
 fn read_from(events: &Events, logger: &str, pid: i32) -> usize {
     let tail = format!(" pid {pid}");
     events
