@@ -21,7 +21,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signalfd::SignalFd;
 
 use crate::start::Supervise;
-use crate::sys::SpawnAttr;
+use crate::sys::{self, SpawnAttr};
 use crate::table::Table;
 
 /// Work requested and not yet done, OR-ed together until acted on (C's `what` bits).
@@ -103,11 +103,15 @@ impl Svscan {
                 self.handle_control();
             }
             let now = Instant::now();
+            let footprint = self.table.footprint();
             if self.scan_deadline.is_some_and(|d| d <= now) {
                 self.scan(now);
             }
             if self.start_deadline.is_some_and(|d| d <= now) {
                 self.start(now);
+            }
+            if self.table.footprint() > footprint {
+                sys::release_free_memory();
             }
             self.kill();
             self.reap();

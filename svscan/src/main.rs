@@ -11,6 +11,7 @@ mod config;
 mod control;
 mod daemon;
 mod finish;
+mod index;
 mod kill;
 mod reap;
 mod scan;

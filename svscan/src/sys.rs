@@ -190,3 +190,14 @@ pub fn default_sigchld() -> Result<(), Errno> {
     // arises; svscan is single-threaded.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.map(drop)
 }
+
+/// Gives the heap's free pages back to the kernel. The table grows by doubling, and the
+/// blocks it outgrew stay dirty in the heap otherwise: after a scan that grew it, this keeps
+/// svscan's resident memory at what its load needs.
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own free lists; it takes no pointer of ours.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

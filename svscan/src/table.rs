@@ -3,16 +3,18 @@
 //!
 //! It grows with the load (never sized from `-C` up front) and reuses freed slots, most
 //! recently freed first, as C's genset does. Nothing here allocates once the load is steady:
-//! a respawn cycle removes and re-inserts a pid in a map that already has the room.
+//! a respawn cycle removes and re-inserts a pid in an index that already has the room. An
+//! entry costs its slot (80 bytes), its name, and 8 to 16 bytes of the two indexes
+//! ([`SlotIndex`] holds slot numbers only).
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
 use std::ffi::CStr;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use nix::unistd::Pid;
 
+use crate::index::{SlotIndex, mix};
 use crate::sys::FileActions;
 
 /// A slot number in the table.
@@ -47,8 +49,9 @@ pub struct Link {
 #[derive(Debug)]
 pub struct Entry {
     pub devino: DevIno,
-    /// `NAME` or `NAME/log`, NUL-terminated (it is an argv entry of the supervisor).
-    name: Vec<u8>,
+    /// `NAME` or `NAME/log`, NUL-terminated (it is an argv entry of the supervisor); sized
+    /// to the name, not to -L, so that memory follows the load.
+    name: Box<[u8]>,
     /// The live supervisor, if any.
     pub pid: Option<Pid>,
     /// The earliest time the supervisor may be (re)started: creation time, then 1 s after
@@ -71,13 +74,9 @@ impl Entry {
     /// A new entry named `name`, due to start at `now`.
     #[must_use]
     pub fn new(devino: DevIno, name: &[u8], now: Instant) -> Self {
-        // Sized to the name, not to -L: memory follows the load.
-        let mut buf = Vec::with_capacity(name.len() + 1);
-        buf.extend_from_slice(name);
-        buf.push(0);
         Entry {
             devino,
-            name: buf,
+            name: nul_terminated(name),
             pid: None,
             next_start: now,
             link: None,
@@ -101,12 +100,10 @@ impl Entry {
     }
 
     /// Renames the entry (a rename in the scan directory); a scan that finds the same name
-    /// writes nothing.
+    /// writes nothing and allocates nothing.
     pub fn set_name(&mut self, name: &[u8]) {
         if self.name_bytes() != name {
-            self.name.clear();
-            self.name.extend_from_slice(name);
-            self.name.push(0);
+            self.name = nul_terminated(name);
         }
     }
 
@@ -129,6 +126,21 @@ impl Entry {
     }
 }
 
+fn nul_terminated(name: &[u8]) -> Box<[u8]> {
+    let mut buf = Vec::with_capacity(name.len() + 1);
+    buf.extend_from_slice(name);
+    buf.push(0);
+    buf.into_boxed_slice()
+}
+
+fn devino_hash(d: DevIno) -> u64 {
+    mix(d.ino ^ mix(d.dev))
+}
+
+fn pid_hash(pid: Pid) -> u64 {
+    mix(u64::from(pid.as_raw().unsigned_abs()))
+}
+
 /// The table is full (`-C`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Full;
@@ -140,8 +152,8 @@ pub struct Table {
     free: Vec<Slot>,
     len: usize,
     max: usize,
-    by_devino: HashMap<DevIno, Slot>,
-    by_pid: HashMap<Pid, Slot>,
+    by_devino: SlotIndex,
+    by_pid: SlotIndex,
 }
 
 impl Table {
@@ -153,9 +165,15 @@ impl Table {
             free: Vec::new(),
             len: 0,
             max,
-            by_devino: HashMap::new(),
-            by_pid: HashMap::new(),
+            by_devino: SlotIndex::default(),
+            by_pid: SlotIndex::default(),
         }
+    }
+
+    /// How much the table has allocated, in slots and index buckets: it only grows.
+    #[must_use]
+    pub fn footprint(&self) -> usize {
+        self.slots.capacity() + self.by_devino.capacity() + self.by_pid.capacity()
     }
 
     /// How many supervisors are alive.
@@ -181,7 +199,9 @@ impl Table {
             Slot::try_from(self.slots.len() - 1).map_err(|_| Full)?
         };
         self.len += 1;
-        self.by_devino.insert(devino, slot);
+        let slots = &self.slots;
+        self.by_devino
+            .insert(devino_hash(devino), slot, |s| Self::hash_devino(slots, s));
         Ok(slot)
     }
 
@@ -190,13 +210,18 @@ impl Table {
     /// start, so a writer with no reader gets EPIPE rather than blocking forever).
     pub fn remove(&mut self, slot: Slot) -> Option<Entry> {
         self.unpair(slot);
+        let (devino, pid) = self.get(slot).map(|e| (e.devino, e.pid))?;
+        // Out of the indexes first: their closures read the keys from the slab.
+        let slots = &self.slots;
+        self.by_devino
+            .remove(devino_hash(devino), slot, |s| Self::hash_devino(slots, s));
+        if let Some(pid) = pid {
+            self.by_pid
+                .remove(pid_hash(pid), slot, |s| Self::hash_pid(slots, s));
+        }
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         self.len -= 1;
         self.free.push(slot);
-        self.by_devino.remove(&entry.devino);
-        if let Some(pid) = entry.pid {
-            self.by_pid.remove(&pid);
-        }
         Some(entry)
     }
 
@@ -239,20 +264,48 @@ impl Table {
     /// The entry for a directory, if known.
     #[must_use]
     pub fn find_devino(&self, devino: DevIno) -> Option<Slot> {
-        self.by_devino.get(&devino).copied()
+        self.by_devino.find(devino_hash(devino), |s| {
+            self.get(s).is_some_and(|e| e.devino == devino)
+        })
+    }
+
+    /// The hash of the key of an indexed slot (every indexed slot holds an entry).
+    fn hash_devino(slots: &[Option<Entry>], slot: Slot) -> u64 {
+        slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .map_or(0, |e| devino_hash(e.devino))
+    }
+
+    fn hash_pid(slots: &[Option<Entry>], slot: Slot) -> u64 {
+        slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .and_then(|e| e.pid)
+            .map_or(0, pid_hash)
     }
 
     /// Records the supervisor just started for `slot`.
     pub fn set_pid(&mut self, slot: Slot, pid: Pid) {
-        if let Some(e) = self.get_mut(slot) {
-            e.pid = Some(pid);
-            self.by_pid.insert(pid, slot);
+        let Some(e) = self.get_mut(slot) else { return };
+        let old = e.pid.replace(pid);
+        let slots = &self.slots;
+        if let Some(old) = old {
+            self.by_pid
+                .remove(pid_hash(old), slot, |s| Self::hash_pid(slots, s));
         }
+        self.by_pid
+            .insert(pid_hash(pid), slot, |s| Self::hash_pid(slots, s));
     }
 
     /// A supervisor died: its entry, which no longer has a supervisor, if it was one of ours.
     pub fn take_pid(&mut self, pid: Pid) -> Option<Slot> {
-        let slot = self.by_pid.remove(&pid)?;
+        let slot = self.by_pid.find(pid_hash(pid), |s| {
+            self.get(s).is_some_and(|e| e.pid == Some(pid))
+        })?;
+        let slots = &self.slots;
+        self.by_pid
+            .remove(pid_hash(pid), slot, |s| Self::hash_pid(slots, s));
         if let Some(e) = self.get_mut(slot) {
             e.pid = None;
         }
@@ -352,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn renames_keep_the_buffer_and_loggers_are_known_by_name() {
+    fn renames_and_loggers_are_known_by_name() {
         let mut e = entry(1, "svc");
         assert!(!e.is_logger());
         e.set_name(b"other/log");
