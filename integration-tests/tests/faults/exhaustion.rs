@@ -10,8 +10,9 @@ use std::process::Command;
 use integration_tests::program::run;
 use integration_tests::{
     DEADLINE, EARLY_SLACK, Events, Fixture, Implementation, LATE_SLACK, Svscan, implementation,
-    now_mono_ns, procfs,
+    now_mono_ns, procfs, signal_pid,
 };
+use nix::sys::signal::Signal;
 
 /// Seconds from `since` (a `now_mono_ns`) to the start of `name`.
 fn start_secs(events: &Events, name: &str, since: i64) -> f64 {
@@ -106,10 +107,11 @@ fn chown_to(path: &Path, uid: u32) {
 /// advanced; only a reaped death or a newly found entry can arm an earlier pass). Never retry
 /// at once": svscan runs as a user of its own (root is not held to RLIMIT_NPROC) with the
 /// limit lowered to the two processes it has (itself and `a`'s supervisor). A new `b` fails
-/// to spawn; a new `c` arms a pass at once, which fails again; the limit is raised at once,
-/// and `b` and `c` are started 10 s after that second failure, not before (a retry at once
-/// would have succeeded), with no other failure; `a` is never disturbed and svscan never
-/// exits.
+/// to spawn; a new `c` arms a pass at once, which fails again; `a`'s supervisor is killed,
+/// and its death arms a pass that starts one supervisor (in `a`'s place) and fails on the
+/// next; the limit is raised at once, and the other two are started 10 s after that third
+/// failure, not before (a retry at once would have succeeded), with no other failure; svscan
+/// never exits.
 #[test]
 fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() {
     if !root_or_skip() {
@@ -156,39 +158,65 @@ fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() {
     wait_warnings(&mut sv, warning, 1, DEADLINE);
     fx.service("c");
     chown_to(&fx.path("c"), uid);
-    let asked = now_mono_ns();
     sv.ctl("a");
-    let failed = wait_warnings(&mut sv, warning, 2, DEADLINE);
+    wait_warnings(&mut sv, warning, 2, DEADLINE);
+    // A reaped death arms a pass too: with `a`'s supervisor gone, the pass starts the first
+    // due entry (the count is back under the limit) and fails on the next one.
+    signal_pid(a, Signal::SIGKILL);
+    let asked = now_mono_ns();
+    let failed = wait_warnings(&mut sv, warning, 3, DEADLINE);
+    let names = ["a", "b", "c"];
+    let in_place = sv
+        .wait_for("one supervisor started in a's place", DEADLINE, |e| {
+            names.iter().map(|n| e.starts(n).len()).sum::<usize>() == 2
+        })
+        .iter()
+        .rev()
+        .find(|e| e.ev == "start")
+        .map(|e| e.name.clone())
+        .expect("a start record");
+    let replaced = start_secs(sv.events(), &in_place, asked);
+    assert!(
+        replaced <= 1.0 + LATE_SLACK,
+        "{in_place} started {replaced:.3} s after a's death: expected at once, or at a's \
+         next allowed start (1 s after its previous one)"
+    );
     set_soft_limit(svscan, uid, "nproc", &original);
 
     let events = sv
-        .wait_for("b and c started", 2 * DEADLINE, |e| {
-            e.pid_of("b").is_some() && e.pid_of("c").is_some()
+        .wait_for("a, b and c running", 2 * DEADLINE, |e| {
+            e.pid_of("a").is_some_and(|pid| pid != a)
+                && e.pid_of("b").is_some()
+                && e.pid_of("c").is_some()
         })
         .clone();
-    for name in ["b", "c"] {
-        let after_ask = start_secs(&events, name, asked);
+    for name in names.iter().filter(|n| **n != in_place) {
+        let after_kill = start_secs(&events, name, asked);
         let after_failure = start_secs(&events, name, failed);
         assert!(
-            after_ask >= 10.0 - EARLY_SLACK && after_failure <= 10.0 + LATE_SLACK,
-            "{name} started {after_ask:.3} s after the `a` that failed, {after_failure:.3} s \
-             after the failure was seen: expected 10 s"
+            after_kill >= 10.0 - EARLY_SLACK && after_failure <= 10.0 + LATE_SLACK,
+            "{name} started {after_kill:.3} s after the death that armed the failed pass, \
+             {after_failure:.3} s after the failure was seen: expected 10 s"
         );
     }
     let stderr = sv.stderr();
     let lines: Vec<&str> = stderr.split_inclusive('\n').collect();
-    assert_eq!(lines.len(), 2, "two failures, no other warning: {stderr}");
+    assert_eq!(lines.len(), 3, "three failures, no other warning: {stderr}");
     assert_eq!(lines[0], format!("{warning}b{because}"));
+    for line in &lines[1..] {
+        assert!(
+            names
+                .iter()
+                .any(|n| *line == format!("{warning}{n}{because}")),
+            "{stderr}"
+        );
+    }
     assert!(
-        [
-            format!("{warning}b{because}"),
-            format!("{warning}c{because}")
-        ]
-        .contains(&lines[1].into()),
-        "{stderr}"
+        names
+            .iter()
+            .all(|n| events.starts(n).len() == 1 + usize::from(*n == "a")),
+        "each started once (a twice), no more"
     );
-    assert_eq!(events.starts("a").len(), 1, "a was never restarted");
-    assert!(procfs::is_alive(a), "a's supervisor still running");
     assert!(!sv.has_exited(), "svscan still running");
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
