@@ -84,7 +84,7 @@ impl<'f> Launch<'f> {
         }
         args.append(&mut self.args);
 
-        let under = under_test();
+        let under = self.under.clone().unwrap_or_else(|| under_test().clone());
         let supervise = self
             .supervise
             .clone()
