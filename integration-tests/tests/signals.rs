@@ -307,8 +307,13 @@ fn the_catch_all_logger_gets_the_console_holder_as_fd_2() {
         [0, 1, 2],
         "the holder is not left at fd 4"
     );
-    let other = events.last_start("a").unwrap().fd(2).unwrap();
-    assert_ne!(other.ino, ino, "only the catch-all logger gets the holder");
+    let other = events.last_start("a").unwrap();
+    assert_ne!(
+        other.fd(2).unwrap().ino,
+        ino,
+        "only the catch-all logger gets the holder"
+    );
+    assert_eq!(other.open_fds(), [0, 1, 2], "the holder is made CLOEXEC");
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
     let events = sv.events();
