@@ -69,7 +69,7 @@ fn assert_gone_pair_killed(sv: &mut Svscan<'_>, service_sig: &str, logger_sig: &
     }
 }
 
-/// Then `t` as a barrier, and checks that the active supervisors were left alone by the
+/// Sends `t` as a barrier, then checks that the active supervisors were left alone by the
 /// prune: each ran once and got nothing but `t`'s signal.
 fn assert_active_untouched_then_exit(sv: &mut Svscan<'_>) {
     sv.ctl("t");
