@@ -207,13 +207,17 @@ fn real_s6_log_keeps_every_line_across_a_killed_service() {
     let fx = Fixture::new();
     fx.script(
         "a/run",
-        "#!/bin/sh\ni=0\nwhile [ $i -lt 100000 ]; do\n  i=$((i+1))\n  echo \"run $$ line $i\"\n  \
+        "#!/bin/sh\ni=0\nwhile [ $i -lt 20000 ]; do\n  i=$((i+1))\n  echo \"run $$ line $i\"\n  \
          echo $i >> written.$$\ndone\nexec sleep 1000\n",
     );
-    fx.script("a/log/run", "#!/bin/sh\nexec s6-log -- ./main\n");
+    // Archives of 1 MB, 20 kept: two runs of at most 20000 lines never lose one to rotation.
+    fx.script(
+        "a/log/run",
+        "#!/bin/sh\nexec s6-log -- n20 s1000000 ./main\n",
+    );
     let mut sv = fx.svscan().supervise(&supervise).start();
-    // s6-log rotates `current` at 99999 bytes into `@TAI64N.s` archives: read them first,
-    // in name (time) order, then `current`.
+    // s6-log rotates `current` into `@TAI64N.s` archives: read them first, in name (time)
+    // order, then `current`.
     let logdir = fx.path("a/log/main");
     let log = || {
         let mut files: Vec<_> = std::fs::read_dir(&logdir)
