@@ -124,7 +124,8 @@ fn sigusr1_program_runs() {
     signal_program_runs_instead_of_the_builtin(Signal::SIGUSR1);
 }
 
-/// SIGHUP's builtin, then checks that it ran: `gone` got SIGTERM and its logger SIGHUP.
+/// Waits for SIGHUP's builtin (`h`) to have acted: `gone` got SIGTERM and its logger
+/// SIGHUP, `kept` nothing, and no signal program ran.
 fn assert_builtin_hup_ran(sv: &mut Svscan<'_>) {
     let events = sv.wait_for("gone and gone/log signalled", DEADLINE, |e| {
         !e.signals_to("gone").is_empty() && !e.signals_to("gone/log").is_empty()
