@@ -132,7 +132,11 @@ impl Svscan {
                 Ok(pid) => {
                     self.table.set_pid(slot, pid);
                     if let Some(e) = self.table.get_mut(slot) {
-                        e.next_start = now + RESPAWN_THROTTLE;
+                        // From this spawn, not from the pass's `now` (as C's loop stamp):
+                        // each spawn waits for its child's exec, so a pass that forks many
+                        // supervisors takes a while, and the last one would be allowed back
+                        // sooner than 1 s after its own start.
+                        e.next_start = Instant::now() + RESPAWN_THROTTLE;
                     }
                 }
                 Err(err) => {

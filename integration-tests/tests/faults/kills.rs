@@ -118,6 +118,53 @@ fn supervisors_killed_in_bursts_are_all_respawned_without_leaks() {
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
 }
 
+/// Services started by one pass in the scenario below.
+const ONE_PASS: usize = 100;
+
+/// "Its next allowed start is 1 s after this start", for the supervisor a long start pass
+/// forks last: svscan starts 100 services in one pass (each spawn waits for its child's
+/// exec, so the pass takes a while), the one forked last is killed at once, and it is
+/// started again no sooner than 1 s after its own fork, not 1 s after the pass began. Both
+/// are measured on the processes' start times, to 10 ms.
+#[test]
+fn the_last_supervisor_of_a_long_start_pass_is_throttled_from_its_own_start() {
+    let fx = Fixture::new();
+    let names: Vec<String> = (0..ONE_PASS).map(|i| format!("s{i:03}")).collect();
+    for name in &names {
+        fx.service(name);
+    }
+    let mut sv = fx.start();
+    let forked = |e: &integration_tests::Event| e.int("starttime").expect("starttime");
+    let events = sv.wait_for("every supervisor started", DEADLINE, |e| {
+        names.iter().all(|n| e.pid_of(n).is_some())
+    });
+    let starts: Vec<&integration_tests::Event> =
+        names.iter().filter_map(|n| events.last_start(n)).collect();
+    let first = starts.iter().map(|e| forked(e)).min().expect("a start");
+    let last = *starts
+        .iter()
+        .max_by_key(|e| (forked(e), e.mono_ns))
+        .expect("a start");
+    let (victim, pid, before) = (last.name.clone(), last.pid, forked(last));
+    signal_pid(pid, Signal::SIGKILL);
+    let events = sv.wait_for(&format!("{victim} started again"), DEADLINE, |e| {
+        e.pid_of(&victim).is_some_and(|p| p != pid)
+    });
+    let after = forked(events.last_start(&victim).expect("the restart"));
+    let span = (before - first) as f64 / USER_HZ;
+    let gap = (after - before) as f64 / USER_HZ;
+    eprintln!(
+        "the pass forked {ONE_PASS} supervisors in {span:.2} s; {victim} restarted {gap:.2} s after its start"
+    );
+    // One tick of resolution on each side.
+    assert!(
+        gap >= 1.0 - 1.0 / USER_HZ,
+        "{victim}, forked {span:.2} s into its start pass, restarted {gap:.2} s after its start"
+    );
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+}
+
 /// The numbers K of the lines `line K of SERVICE pid PID` that `logger` read, for each pid.
 fn lines_by_pid(events: &Events, logger: &str, service: &str) -> Vec<(i32, Vec<u64>)> {
     let needle = format!(" of {service} pid ");
