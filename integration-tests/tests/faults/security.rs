@@ -47,6 +47,7 @@ fn root_or_skip() -> bool {
     eprintln!("skipped: acting as another user needs root");
     false
 }
+
 /// `setpriv` running a program as `uid` (and group `uid`), with no other group.
 fn as_user(uid: u32) -> Command {
     let mut cmd = Command::new("setpriv");
