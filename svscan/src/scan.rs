@@ -159,15 +159,15 @@ impl Svscan {
         if let Some(slot) = self.table.find_devino(devino(&st)) {
             if let Some(e) = self.table.get_mut(slot) {
                 e.seen = true;
-                e.set_name(bytes);
             }
+            self.table.set_name(slot, bytes);
             return Ok(Some((slot, false)));
         }
-        let mut entry = Entry::new(devino(&st), bytes, now);
+        let mut entry = Entry::new(devino(&st), now);
         entry.seen = true;
         entry.special = bytes == SPECIAL_LOGGER;
         let special = entry.special;
-        let slot = self.table.insert(entry).map_err(|_| {
+        let slot = self.table.insert(entry, bytes).map_err(|_| {
             warn_too_many(bytes);
             RETRY_TOO_MANY
         })?;
@@ -185,7 +185,8 @@ impl Svscan {
                 if let Some(e) = self.table.get(service)
                     && e.role() == Some(Role::Service)
                 {
-                    warn_raw(&[b"logger for service ", e.name_bytes(), b" has been moved"]);
+                    let name = self.table.name_bytes(service);
+                    warn_raw(&[b"logger for service ", name, b" has been moved"]);
                 }
                 return Ok(());
             }
@@ -207,12 +208,12 @@ impl Svscan {
             }
             // Its logger already, or an unpaired service moved under NAME/log (no pipe, as C).
             e.seen = true;
-            e.set_name(bytes);
+            self.table.set_name(slot, bytes);
             return Ok(());
         }
-        let mut entry = Entry::new(devino(&st), bytes, now);
+        let mut entry = Entry::new(devino(&st), now);
         entry.seen = true;
-        let logger = self.table.insert(entry).map_err(|_| {
+        let logger = self.table.insert(entry, bytes).map_err(|_| {
             warn_too_many(bytes);
             RETRY_TOO_MANY
         })?;

@@ -141,7 +141,7 @@ impl Svscan {
                 }
                 Err(err) => {
                     let err = SysErr(err).to_string();
-                    let name = self.table.get(slot).map_or(&b""[..], |e| e.name_bytes());
+                    let name = self.table.name_bytes(slot);
                     warn_raw(&[
                         b"unable to spawn s6-supervise for ",
                         name,
@@ -161,7 +161,7 @@ impl Svscan {
     /// the console holder moved into place. The entry's file actions are reused when the
     /// moves are the same as last time, so a respawn allocates nothing.
     fn spawn_supervisor(&mut self, slot: Slot) -> Result<Pid, Errno> {
-        let Some(e) = self.table.get_mut(slot) else {
+        let Some((e, name)) = self.table.get_mut_named(slot) else {
             return Err(Errno::ENOENT);
         };
         let mut moves = [(-1, -1); 2];
@@ -186,7 +186,7 @@ impl Svscan {
         } else if !e.spawn_actions.as_ref().is_some_and(|fa| fa.is(moves)) {
             e.spawn_actions = Some(Box::new(FileActions::new(moves)?));
         }
-        let argv = [SUPERVISE_ARGV0, e.name()];
+        let argv = [SUPERVISE_ARGV0, name];
         self.supervise
             .spawn(&self.spawn_attr, &argv, e.spawn_actions.as_deref())
     }

@@ -4,8 +4,8 @@
 //! It grows with the load (never sized from `-C` up front) and reuses freed slots, most
 //! recently freed first, as C's genset does. Nothing here allocates once the load is steady:
 //! a respawn cycle removes and re-inserts a pid in an index that already has the room. An
-//! entry costs its slot (80 bytes), its name, and 8 to 16 bytes of the two indexes
-//! ([`SlotIndex`] holds slot numbers only).
+//! entry costs its slot (72 bytes), its name and NUL in one shared store, and 5 to 11 bytes of
+//! the two indexes ([`SlotIndex`] holds slot numbers only).
 #![forbid(unsafe_code)]
 
 use std::ffi::CStr;
@@ -49,9 +49,10 @@ pub struct Link {
 #[derive(Debug)]
 pub struct Entry {
     pub devino: DevIno,
-    /// `NAME` or `NAME/log`, NUL-terminated (it is an argv entry of the supervisor); sized
-    /// to the name, not to -L, so that memory follows the load.
-    name: Box<[u8]>,
+    /// Where the name is in the table's name store ([`Table::name`]).
+    name: NameRef,
+    /// The name has a `/` (`NAME/log`): a logger for the killer.
+    slash: bool,
     /// The live supervisor, if any.
     pub pid: Option<Pid>,
     /// The earliest time the supervisor may be (re)started: creation time, then 1 s after
@@ -70,13 +71,32 @@ pub struct Entry {
     pub spawn_actions: Option<Box<FileActions>>,
 }
 
+/// A name in the table's store: `len` bytes at `at`, then a NUL.
+#[derive(Clone, Copy, Debug, Default)]
+struct NameRef {
+    at: u32,
+    len: u32,
+}
+
+impl NameRef {
+    fn range(self) -> std::ops::Range<usize> {
+        self.at as usize..self.at as usize + self.len as usize
+    }
+
+    /// Its bytes in the store, NUL included.
+    fn stored(self) -> usize {
+        self.len as usize + 1
+    }
+}
+
 impl Entry {
-    /// A new entry named `name`, due to start at `now`.
+    /// A new entry, due to start at `now`; [`Table::insert`] names it.
     #[must_use]
-    pub fn new(devino: DevIno, name: &[u8], now: Instant) -> Self {
+    pub fn new(devino: DevIno, now: Instant) -> Self {
         Entry {
             devino,
-            name: nul_terminated(name),
+            name: NameRef::default(),
+            slash: false,
             pid: None,
             next_start: now,
             link: None,
@@ -87,30 +107,10 @@ impl Entry {
         }
     }
 
-    /// The name, as given to `s6-supervise`.
-    #[must_use]
-    pub fn name(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.name).unwrap_or_default()
-    }
-
-    /// The name without its NUL, for messages.
-    #[must_use]
-    pub fn name_bytes(&self) -> &[u8] {
-        &self.name[..self.name.len() - 1]
-    }
-
-    /// Renames the entry (a rename in the scan directory); a scan that finds the same name
-    /// writes nothing and allocates nothing.
-    pub fn set_name(&mut self, name: &[u8]) {
-        if self.name_bytes() != name {
-            self.name = nul_terminated(name);
-        }
-    }
-
     /// A logger for the killer: its name has a `/`, or it is the catch-all logger.
     #[must_use]
     pub fn is_logger(&self) -> bool {
-        self.special || self.name_bytes().contains(&b'/')
+        self.special || self.slash
     }
 
     /// The role in a logged pair, if paired.
@@ -126,11 +126,8 @@ impl Entry {
     }
 }
 
-fn nul_terminated(name: &[u8]) -> Box<[u8]> {
-    let mut buf = Vec::with_capacity(name.len() + 1);
-    buf.extend_from_slice(name);
-    buf.push(0);
-    buf.into_boxed_slice()
+fn name_len(name: &[u8]) -> u32 {
+    u32::try_from(name.len()).unwrap_or(u32::MAX)
 }
 
 fn devino_hash(d: DevIno) -> u64 {
@@ -154,6 +151,11 @@ pub struct Table {
     max: usize,
     by_devino: SlotIndex,
     by_pid: SlotIndex,
+    /// Every entry's name, NUL-terminated, one after the other: a few bytes an entry where a
+    /// boxed name would cost a pointer and a 32-byte heap block.
+    names: Vec<u8>,
+    /// Bytes of `names` that no entry refers to any more (renames and removals).
+    names_garbage: usize,
 }
 
 impl Table {
@@ -167,13 +169,18 @@ impl Table {
             max,
             by_devino: SlotIndex::default(),
             by_pid: SlotIndex::default(),
+            names: Vec::new(),
+            names_garbage: 0,
         }
     }
 
     /// How much the table has allocated, in slots and index buckets: it only grows.
     #[must_use]
     pub fn footprint(&self) -> usize {
-        self.slots.capacity() + self.by_devino.capacity() + self.by_pid.capacity()
+        self.slots.capacity()
+            + self.by_devino.capacity()
+            + self.by_pid.capacity()
+            + self.names.capacity()
     }
 
     /// How many supervisors are alive.
@@ -182,14 +189,15 @@ impl Table {
         self.by_pid.len()
     }
 
-    /// Adds an entry, in the most recently freed slot if there is one.
+    /// Adds an entry named `name`, in the most recently freed slot if there is one.
     ///
     /// # Errors
     /// [`Full`] when `max` entries are known.
-    pub fn insert(&mut self, entry: Entry) -> Result<Slot, Full> {
+    pub fn insert(&mut self, mut entry: Entry, name: &[u8]) -> Result<Slot, Full> {
         if self.len >= self.max {
             return Err(Full);
         }
+        (entry.name, entry.slash) = self.store_name(name);
         let devino = entry.devino;
         let slot = if let Some(slot) = self.free.pop() {
             self.slots[slot as usize] = Some(entry);
@@ -222,7 +230,82 @@ impl Table {
         let entry = self.slots.get_mut(slot as usize)?.take()?;
         self.len -= 1;
         self.free.push(slot);
+        self.names_garbage += entry.name.stored();
+        self.collect_names();
         Some(entry)
+    }
+
+    /// The name of `slot` without its NUL, for messages.
+    #[must_use]
+    pub fn name_bytes(&self, slot: Slot) -> &[u8] {
+        self.get(slot)
+            .and_then(|e| self.names.get(e.name.range()))
+            .unwrap_or_default()
+    }
+
+    /// Renames `slot` (a rename in the scan directory); a scan that finds the same name
+    /// writes nothing and allocates nothing.
+    pub fn set_name(&mut self, slot: Slot, name: &[u8]) {
+        let Some(old) = self.get(slot).map(|e| e.name) else {
+            return;
+        };
+        if self.names.get(old.range()) == Some(name) {
+            return;
+        }
+        let renamed = if name.len() <= old.len as usize {
+            // In place: the tail of the old name becomes garbage.
+            let at = old.at as usize;
+            self.names[at..at + name.len()].copy_from_slice(name);
+            self.names[at + name.len()] = 0;
+            self.names_garbage += old.len as usize - name.len();
+            (
+                NameRef {
+                    at: old.at,
+                    len: name_len(name),
+                },
+                name.contains(&b'/'),
+            )
+        } else {
+            self.names_garbage += old.stored();
+            self.store_name(name)
+        };
+        if let Some(e) = self.get_mut(slot) {
+            (e.name, e.slash) = renamed;
+        }
+        self.collect_names();
+    }
+
+    /// Appends `name` and its NUL to the store.
+    fn store_name(&mut self, name: &[u8]) -> (NameRef, bool) {
+        // Names are at most -L (1019) + 4 bytes, and the store is compacted when half of it
+        // is garbage, so it stays far below 4 GiB with the table's 160000 entries at most.
+        let at = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.extend_from_slice(name);
+        self.names.push(0);
+        (
+            NameRef {
+                at,
+                len: name_len(name),
+            },
+            name.contains(&b'/'),
+        )
+    }
+
+    /// Compacts the name store once garbage is half of it (renames and removals only: a
+    /// steady load never gets here).
+    fn collect_names(&mut self) {
+        if self.names_garbage < 4096 || self.names_garbage * 2 < self.names.len() {
+            return;
+        }
+        let mut names = Vec::with_capacity(self.names.len() - self.names_garbage);
+        for e in self.slots.iter_mut().flatten() {
+            let at = u32::try_from(names.len()).unwrap_or(u32::MAX);
+            names.extend_from_slice(self.names.get(e.name.range()).unwrap_or_default());
+            names.push(0);
+            e.name.at = at;
+        }
+        self.names = names;
+        self.names_garbage = 0;
     }
 
     /// Breaks the pair of the entry in `slot`, if any, closing both ends svscan holds.
@@ -327,6 +410,18 @@ impl Table {
             .filter_map(|(i, e)| Some((Slot::try_from(i).ok()?, e.as_ref()?)))
     }
 
+    /// The entry of `slot`, mutably, with its name as given to `s6-supervise` (`NAME` or
+    /// `NAME/log`).
+    pub fn get_mut_named(&mut self, slot: Slot) -> Option<(&mut Entry, &CStr)> {
+        let e = self.slots.get_mut(slot as usize)?.as_mut()?;
+        let name = self
+            .names
+            .get(e.name.at as usize..)
+            .and_then(|bytes| CStr::from_bytes_until_nul(bytes).ok())
+            .unwrap_or_default();
+        Some((e, name))
+    }
+
     /// Every entry, mutably, in table order.
     pub fn entries_mut(&mut self) -> impl Iterator<Item = (Slot, &mut Entry)> {
         self.slots
@@ -349,21 +444,21 @@ mod tests {
     use nix::fcntl::OFlag;
     use nix::unistd::pipe2;
 
-    fn entry(ino: u64, name: &str) -> Entry {
-        Entry::new(DevIno { dev: 1, ino }, name.as_bytes(), Instant::now())
+    fn entry(ino: u64) -> Entry {
+        Entry::new(DevIno { dev: 1, ino }, Instant::now())
     }
 
     #[test]
     fn slots_are_reused_most_recently_freed_first() {
         let mut t = Table::new(10);
-        let a = t.insert(entry(1, "a")).unwrap();
-        let b = t.insert(entry(2, "b")).unwrap();
-        let c = t.insert(entry(3, "c")).unwrap();
+        let a = t.insert(entry(1), b"a").unwrap();
+        let b = t.insert(entry(2), b"b").unwrap();
+        let c = t.insert(entry(3), b"c").unwrap();
         assert_eq!((a, b, c), (0, 1, 2));
         t.remove(a);
         t.remove(c);
-        assert_eq!(t.insert(entry(4, "d")).unwrap(), c);
-        assert_eq!(t.insert(entry(5, "e")).unwrap(), a);
+        assert_eq!(t.insert(entry(4), b"d").unwrap(), c);
+        assert_eq!(t.insert(entry(5), b"e").unwrap(), a);
         assert_eq!(t.find_devino(DevIno { dev: 1, ino: 3 }), None);
         assert_eq!(t.find_devino(DevIno { dev: 1, ino: 4 }), Some(c));
     }
@@ -371,17 +466,17 @@ mod tests {
     #[test]
     fn the_limit_counts_entries() {
         let mut t = Table::new(2);
-        t.insert(entry(1, "a")).unwrap();
-        t.insert(entry(2, "b")).unwrap();
-        assert_eq!(t.insert(entry(3, "c")), Err(Full));
+        t.insert(entry(1), b"a").unwrap();
+        t.insert(entry(2), b"b").unwrap();
+        assert_eq!(t.insert(entry(3), b"c"), Err(Full));
         t.remove(0);
-        assert!(t.insert(entry(3, "c")).is_ok());
+        assert!(t.insert(entry(3), b"c").is_ok());
     }
 
     #[test]
     fn pids_map_back_to_their_entry_once() {
         let mut t = Table::new(4);
-        let a = t.insert(entry(1, "a")).unwrap();
+        let a = t.insert(entry(1), b"a").unwrap();
         t.set_pid(a, Pid::from_raw(42));
         assert_eq!(t.live(), 1);
         assert_eq!(t.take_pid(Pid::from_raw(42)), Some(a));
@@ -393,8 +488,8 @@ mod tests {
     #[test]
     fn forgetting_one_side_of_a_pair_unpairs_the_other() {
         let mut t = Table::new(4);
-        let s = t.insert(entry(1, "s")).unwrap();
-        let l = t.insert(entry(2, "s/log")).unwrap();
+        let s = t.insert(entry(1), b"s").unwrap();
+        let l = t.insert(entry(2), b"s/log").unwrap();
         let (r, w) = pipe2(OFlag::O_CLOEXEC).unwrap();
         t.pair(s, l, r, w);
         assert_eq!(t.get(s).unwrap().role(), Some(Role::Service));
@@ -406,13 +501,52 @@ mod tests {
 
     #[test]
     fn renames_and_loggers_are_known_by_name() {
-        let mut e = entry(1, "svc");
-        assert!(!e.is_logger());
-        e.set_name(b"other/log");
-        assert_eq!(e.name().to_bytes(), b"other/log");
-        assert!(e.is_logger());
-        e.special = true;
-        e.set_name(b"plain");
-        assert!(e.is_logger());
+        let mut t = Table::new(4);
+        let a = t.insert(entry(1), b"svc").unwrap();
+        let b = t.insert(entry(2), b"b").unwrap();
+        assert!(!t.get(a).unwrap().is_logger());
+        t.set_name(a, b"other/log");
+        assert_eq!(t.get_mut_named(a).unwrap().1.to_bytes(), b"other/log");
+        assert!(t.get(a).unwrap().is_logger());
+        t.set_name(a, b"ab");
+        assert_eq!(t.name_bytes(a), b"ab");
+        assert!(!t.get(a).unwrap().is_logger());
+        t.get_mut(a).unwrap().special = true;
+        assert!(t.get(a).unwrap().is_logger());
+        assert_eq!(t.get_mut_named(b).unwrap().1.to_bytes(), b"b");
+    }
+
+    #[test]
+    fn the_name_store_is_compacted_and_keeps_every_name() {
+        let mut t = Table::new(100);
+        let long = |i: usize| format!("service-with-a-long-name-{i:04}-{}", "x".repeat(200));
+        let slots: Vec<Slot> = (0..50)
+            .map(|i| t.insert(entry(i as u64), long(i).as_bytes()).unwrap())
+            .collect();
+        let full = t.names.len();
+        for &s in &slots[..40] {
+            t.remove(s);
+        }
+        assert!(
+            t.names.len() <= full / 2,
+            "compacted: {} of {full}",
+            t.names.len()
+        );
+        for (i, &s) in slots.iter().enumerate().skip(40) {
+            assert_eq!(t.name_bytes(s), long(i).as_bytes());
+            t.set_name(s, format!("{}-renamed", long(i)).as_bytes());
+        }
+        for (i, &s) in slots.iter().enumerate().skip(40) {
+            assert_eq!(
+                t.get_mut_named(s).unwrap().1.to_bytes(),
+                format!("{}-renamed", long(i)).as_bytes()
+            );
+        }
+    }
+
+    /// The slab's slot is most of what an entry costs (the memory bench's rows).
+    #[test]
+    fn a_slot_is_72_bytes_at_most() {
+        assert!(std::mem::size_of::<Option<Entry>>() <= 72);
     }
 }
