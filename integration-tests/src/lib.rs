@@ -75,10 +75,10 @@
 use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -89,7 +89,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::time::{ClockId, clock_gettime};
-use nix::unistd::{Pid, dup2_raw, pipe2};
+use nix::unistd::{Pid, dup2_raw};
 
 pub mod events;
 pub mod json;
@@ -566,80 +566,8 @@ impl<'f> Launch<'f> {
     /// # Panics
     /// If it cannot be started, or it is not ready within [`DEADLINE`].
     #[must_use]
-    pub fn start(mut self) -> Svscan<'f> {
-        let n = self.fx.launches.get() + 1;
-        self.fx.launches.set(n);
-        let out_path = self.fx.tmp().join(format!("svscan.{n}.stdout"));
-        let err_path = self.fx.tmp().join(format!("svscan.{n}.stderr"));
-
-        let mut args: Vec<OsString> = Vec::new();
-        let mut ready = None;
-        if self.readiness {
-            let (r, w) = pipe2(OFlag::O_CLOEXEC).expect("pipe2");
-            args.extend(["-d".into(), "3".into()]);
-            self.fds.push((3, w));
-            ready = Some(r);
-        }
-        args.append(&mut self.args);
-
-        let under = self.under.unwrap_or_else(|| under_test().clone());
-        let supervise = self.supervise.unwrap_or_else(|| binary("supervise-stub"));
-        let c_supervise = under.path.with_file_name("s6-supervise");
-        let mut cmd = match under.implementation {
-            Implementation::Ours => {
-                let mut cmd = Command::new(&under.path);
-                cmd.arg("--supervise").arg(&supervise);
-                cmd
-            }
-            Implementation::C if supervise == c_supervise => Command::new(&under.path),
-            Implementation::C => {
-                let mut cmd = Command::new("unshare");
-                cmd.args(["-m", "--propagation", "private", "sh", "-c"])
-                    .arg(r#"mount --bind "$0" "$1" && p=$2 && shift 2 && exec "$p" "$@""#)
-                    .arg(&supervise)
-                    .arg(&c_supervise)
-                    .arg(&under.path);
-                cmd
-            }
-        };
-        cmd.args(&args)
-            .current_dir(&self.fx.scan)
-            .env(STUB_EVENTS_ENV, &self.fx.events)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(File::create(&out_path).expect("create svscan stdout"))
-            .stderr(File::create(&err_path).expect("create svscan stderr"))
-            .process_group(0);
-        let plan: Vec<(RawFd, RawFd)> = self
-            .fds
-            .iter()
-            .map(|(t, fd)| (fd.as_raw_fd(), *t))
-            .collect();
-        // SAFETY: the closure runs in the child between fork and exec, where only
-        // async-signal-safe calls are allowed: it calls dup2 and close, and reads `plan`
-        // without allocating.
-        unsafe {
-            cmd.pre_exec(move || place_fds(&plan));
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", under.path.display()));
-        // The child has its copies; ours of the write ends must go, or EOF never comes.
-        drop(self.fds);
-        let pid = Pid::from_raw(child.id() as i32);
-        let mut sv = Svscan {
-            fx: self.fx,
-            child,
-            pid,
-            log: EventLog::new(&self.fx.events),
-            stdout: out_path,
-            stderr: err_path,
-            exit: None,
-        };
-        if let Some(r) = ready {
-            sv.wait_ready(&r);
-        }
-        sv
+    pub fn start(self) -> Svscan<'f> {
+        self.start_with::<&str>(&[], &[], false)
     }
 }
 

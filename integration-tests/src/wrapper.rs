@@ -63,7 +63,10 @@ impl<'f> Launch<'f> {
         self.start_with::<&str>(&[], &[], true)
     }
 
-    fn start_with<S: AsRef<OsStr>>(
+    /// Every start: `wrapper` in front of svscan's command line, `ignored` signals set to
+    /// SIG_IGN before the exec, and a zombie child if asked ([`Launch::start`] is the case
+    /// with none of them).
+    pub(crate) fn start_with<S: AsRef<OsStr>>(
         mut self,
         wrapper: &[S],
         ignored: &[Signal],
@@ -126,7 +129,7 @@ impl<'f> Launch<'f> {
             .collect();
         let ignored = ignored.to_vec();
         let err = |e: nix::errno::Errno| std::io::Error::from_raw_os_error(e as i32);
-        // SAFETY: as in `Launch::start`: between fork and exec, only dup2, close, sigaction,
+        // SAFETY: the closure runs in the child between fork and exec: only dup2, close, sigaction,
         // fork, _exit and waitid, which are async-signal-safe, reading `plan` and `ignored`
         // without allocating; installing SIG_IGN runs no handler code. The child forked
         // here (single-threaded, as its parent is between fork and exec) only calls _exit.
