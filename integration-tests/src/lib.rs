@@ -447,6 +447,13 @@ impl Fixture {
         self
     }
 
+    /// Takes service `name` out of the scan dir: moved beside it, not deleted, because a
+    /// deleted directory's inode could be reused at once by the next one the test makes,
+    /// which svscan would take for `name` renamed ("Services are identified by (dev, inode)").
+    pub fn take_out(&self, name: &str) -> &Self {
+        self.rename(name, format!("../removed-{name}"))
+    }
+
     /// Removes a file, a symlink, or a directory with its contents.
     pub fn remove(&self, rel: impl AsRef<Path>) -> &Self {
         let p = self.path(rel);
@@ -668,6 +675,20 @@ impl Svscan<'_> {
     #[must_use]
     pub fn stdout(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Creates service `marker`, sends `a` and waits for its supervisor: a barrier after
+    /// which a scan requested after everything the test did before has completed, and the
+    /// start pass after it has run.
+    ///
+    /// # Panics
+    /// If `marker` is not started within [`DEADLINE`].
+    pub fn rescan(&mut self, marker: &str) {
+        self.fx.service(marker);
+        self.ctl("a");
+        self.wait_for(&format!("{marker} started by the rescan"), DEADLINE, |e| {
+            e.pid_of(marker).is_some()
+        });
     }
 
     /// Writes `bytes` into the control FIFO in one write, as svscanctl does.

@@ -78,16 +78,6 @@ fn secs(ns: i64) -> f64 {
     ns as f64 / 1e9
 }
 
-/// Creates `marker`, sends `a` and waits for its supervisor: once it runs, a scan requested
-/// after everything the test did before has completed, and the start pass after it has run.
-fn rescan(fx: &Fixture, sv: &mut Svscan<'_>, marker: &str) {
-    fx.service(marker);
-    sv.ctl("a");
-    sv.wait_for(&format!("{marker} started by the rescan"), DEADLINE, |e| {
-        e.pid_of(marker).is_some()
-    });
-}
-
 /// The NAME argument of each child of svscan, alive or not yet reaped (a zombie has lost
 /// its command line: `""`), sorted. Unlike the records, this also counts a supervisor that
 /// was spawned but has not yet written its `start` record.
@@ -176,7 +166,7 @@ fn dot_names_plain_files_and_symlinks_to_files_are_skipped() {
     fx.symlink(outside(&fx, "afile"), "filelink");
     let mut sv = fx.start();
     sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     assert_eq!(supervisors(&sv), ["a", "marker"]);
     let mut started: Vec<&str> = sv.events().iter().map(|e| e.name.as_str()).collect();
     started.sort_unstable();
@@ -199,7 +189,7 @@ fn assert_only_names_up_to_eleven_bytes_start(args: &[&str]) {
     sv.wait_for("the others started", DEADLINE, |e| {
         e.pid_of("a").is_some() && e.pid_of("abcdefghijk").is_some()
     });
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     assert_eq!(supervisors(&sv), ["a", "abcdefghijk", "marker"]);
     assert_eq!(sv.events().starts("abcdefghijkl").len(), 0);
 }
@@ -330,7 +320,7 @@ fn renamed_service_keeps_its_supervisor_and_its_logger() {
     let (service, logger) = (events.pid_of("a").unwrap(), events.pid_of("a/log").unwrap());
     let pipe = events.last_start("a").unwrap().fd(1).unwrap().ino;
     fx.rename("a", "b");
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     let events = sv.events();
     assert_eq!(events.starts("a").len(), 1);
     assert_eq!(events.starts("a/log").len(), 1);
@@ -384,7 +374,7 @@ fn moved_logger_is_reported_on_every_scan_until_it_is_forgotten() {
     let ours = implementation() == Implementation::Ours;
     for n in 1..=2 {
         // The warning comes from the scan, before the marker's start.
-        rescan(&fx, &mut sv, &format!("marker{n}"));
+        sv.rescan(&format!("marker{n}"));
         if ours {
             assert_eq!(warnings(&sv, warning), n, "one warning per scan");
         }
@@ -401,7 +391,7 @@ fn moved_logger_is_reported_on_every_scan_until_it_is_forgotten() {
     sv.wait_until("the old logger reaped", DEADLINE, |_| {
         !procfs::process_exists(logger)
     });
-    rescan(&fx, &mut sv, "marker3");
+    sv.rescan("marker3");
     assert_eq!(
         warnings(&sv, warning),
         2,
@@ -466,7 +456,7 @@ fn unpaired_service_moved_to_name_log_keeps_its_supervisor_and_becomes_a_logger(
     });
     let (a, x) = (events.pid_of("a").unwrap(), events.pid_of("x").unwrap());
     fx.rename("x", "a/log");
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     let events = sv.events();
     assert_eq!(events.starts("a/log").len(), 0, "x keeps its supervisor");
     assert_eq!(events.starts("x").len(), 1);
@@ -614,7 +604,7 @@ fn paired_logger_moved_to_the_top_level_still_reads_the_pipe_on_fd_0() {
     let (a, logger) = (events.pid_of("a").unwrap(), events.pid_of("a/log").unwrap());
     let pipe = events.last_start("a").unwrap().fd(1).unwrap().ino;
     fx.rename("a/log", "lg");
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     assert_eq!(
         sv.events().starts("lg").len(),
         0,
@@ -659,7 +649,7 @@ fn forgotten_logger_unpairs_its_service_which_then_writes_to_svscans_stdout() {
     let (a, logger) = (events.pid_of("a").unwrap(), events.pid_of("a/log").unwrap());
     let pipe = events.last_start("a").unwrap().fd(1).unwrap().ino;
     std::fs::rename(fx.path("a/log"), outside(&fx, "moved-log")).unwrap();
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     signal_pid(logger, Signal::SIGTERM);
     // svscan's read end kept the pipe writable until then; now nobody reads it.
     sv.wait_for("a's write failing with EPIPE", DEADLINE, |e| {
@@ -1000,7 +990,7 @@ fn inactive_supervisor_is_not_killed_by_a_rescan_nor_restarted_when_it_dies() {
     // Moved, not deleted: a new directory could reuse a deleted one's inode, and be taken
     // for it ("Services are identified by (dev, inode)").
     std::fs::rename(fx.path("r"), outside(&fx, "r-gone")).unwrap();
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     assert!(
         !sv.events().exited(r),
         "the machine is too slow: r exited before the rescan made it inactive\n{}",
@@ -1013,7 +1003,7 @@ fn inactive_supervisor_is_not_killed_by_a_rescan_nor_restarted_when_it_dies() {
     assert_eq!(exit.str("why"), Some("stub-exit-after"), "r was not killed");
     assert_eq!(events.signals_of(r), Vec::<&str>::new());
     sv.wait_until("r reaped", DEADLINE, |_| !procfs::process_exists(r));
-    rescan(&fx, &mut sv, "marker2");
+    sv.rescan("marker2");
     assert_eq!(sv.events().starts("r").len(), 1, "r is not restarted");
     assert!(!supervisors(&sv).contains(&"r".to_owned()));
 }

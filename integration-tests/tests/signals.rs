@@ -33,21 +33,6 @@ fn start_gone_and_kept(fx: &Fixture) -> Svscan<'_> {
     sv
 }
 
-/// Moves `name` out of the scan dir (not deleted, so its inode is not reused at once).
-fn take_out(fx: &Fixture, name: &str) {
-    fx.rename(name, format!("../removed-{name}"));
-}
-
-/// Creates `marker`, sends `a` and waits for its supervisor: a barrier after which every
-/// command and signal sent before has been acted on.
-fn rescan(fx: &Fixture, sv: &mut Svscan<'_>, marker: &str) {
-    fx.service(marker);
-    sv.ctl("a");
-    sv.wait_for(&format!("{marker} started by the rescan"), DEADLINE, |e| {
-        e.pid_of(marker).is_some()
-    });
-}
-
 /// `.s6-svscan/SIGNAME` as the stub.
 fn install_program(fx: &Fixture, sig: Signal) {
     fx.mkdir(".s6-svscan");
@@ -80,7 +65,7 @@ fn signal_program_runs_instead_of_the_builtin(sig: Signal) {
     let fx = Fixture::new();
     install_program(&fx, sig);
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.signal(sig);
     let start = sv
         .wait_for("the signal program started", DEADLINE, |e| {
@@ -91,7 +76,7 @@ fn signal_program_runs_instead_of_the_builtin(sig: Signal) {
         .clone();
     assert_spawned_as_signal_program(&start, &fx, sv.pid(), sig);
     // A barrier: svscan is still up and acting on commands, and has killed nothing.
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     assert!(!sv.has_exited(), "svscan left on {sig}");
     let events = sv.events();
     for name in ["gone", "gone/log", "kept"] {
@@ -144,7 +129,7 @@ fn a_signal_program_that_is_not_executable_leaves_the_builtin_silently() {
     fx.mkdir(".s6-svscan")
         .write(".s6-svscan/SIGHUP", "#!/bin/sh\nexit 0\n");
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.signal(Signal::SIGHUP);
     assert_builtin_hup_ran(&mut sv);
     match implementation() {
@@ -160,7 +145,7 @@ fn a_signal_program_whose_interpreter_is_missing_leaves_the_builtin_silently() {
     let fx = Fixture::new();
     fx.script(".s6-svscan/SIGHUP", "#!/nonexistent/interpreter\nexit 0\n");
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.signal(Signal::SIGHUP);
     assert_builtin_hup_ran(&mut sv);
     assert_eq!(sv.stderr(), "", "no warning");
@@ -173,7 +158,7 @@ fn a_signal_program_that_cannot_be_executed_is_warned_about_then_the_builtin_run
     let fx = Fixture::new();
     fx.script(".s6-svscan/SIGHUP", "\x01\x02 not a program, no shebang\n");
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.signal(Signal::SIGHUP);
     assert_builtin_hup_ran(&mut sv);
     let stderr = sv.stderr();
@@ -189,7 +174,7 @@ fn a_signal_program_that_cannot_be_executed_is_warned_about_then_the_builtin_run
 fn usr1_usr2_winch_and_pwr_without_programs_do_nothing() {
     let fx = Fixture::new();
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     for sig in [
         Signal::SIGUSR1,
         Signal::SIGUSR2,
@@ -198,7 +183,7 @@ fn usr1_usr2_winch_and_pwr_without_programs_do_nothing() {
     ] {
         sv.signal(sig);
     }
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     assert!(!sv.has_exited());
     let events = sv.events();
     for name in ["gone", "gone/log", "kept", "marker"] {
@@ -402,13 +387,13 @@ fn a_new_catch_all_logger_after_the_old_one_was_forgotten_is_special_again() {
         })
         .pid_of("s6-svscan-log")
         .unwrap();
-    take_out(&fx, "s6-svscan-log");
+    fx.take_out("s6-svscan-log");
     sv.ctl("h");
     sv.wait_for("the old s6-svscan-log exited", DEADLINE, |e| e.exited(old));
     assert_eq!(sv.events().signals_of(old), ["SIGHUP"]);
     // A barrier, so that its death is reaped and the entry forgotten before `reuser` comes.
-    rescan(&fx, &mut sv, "marker");
-    rescan(&fx, &mut sv, "reuser");
+    sv.rescan("marker");
+    sv.rescan("reuser");
     fx.service("s6-svscan-log");
     sv.ctl("a");
     let events = sv.wait_for("a new s6-svscan-log started", DEADLINE, |e| {
@@ -450,7 +435,7 @@ fn a_renamed_catch_all_logger_stays_special() {
         .pid_of("s6-svscan-log")
         .unwrap();
     fx.rename("s6-svscan-log", "catchall");
-    rescan(&fx, &mut sv, "marker");
+    sv.rescan("marker");
     signal_pid(old, Signal::SIGTERM);
     let events = sv.wait_for("catchall restarted", DEADLINE, |e| {
         e.pid_of("catchall").is_some()
@@ -471,7 +456,7 @@ fn commands_ignore_signal_programs() {
     install_program(&fx, Signal::SIGHUP);
     install_program(&fx, Signal::SIGTERM);
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.ctl("h");
     assert_builtin_hup_ran(&mut sv);
     sv.ctl("t");

@@ -28,23 +28,6 @@ fn start_gone_and_kept(fx: &Fixture) -> Svscan<'_> {
     sv
 }
 
-/// Takes `name` out of the scan dir. Moved, not deleted: a deleted directory's inode could be
-/// reused at once by the next one the test makes, which svscan would take for `name` renamed
-/// ("Services are identified by (dev, inode)").
-fn take_out(fx: &Fixture, name: &str) {
-    fx.rename(name, format!("../removed-{name}"));
-}
-
-/// Creates `marker`, sends `a` and waits for its supervisor: once it runs, a scan requested
-/// after everything the test did before has completed.
-fn rescan(fx: &Fixture, sv: &mut Svscan<'_>, marker: &str) {
-    fx.service(marker);
-    sv.ctl("a");
-    sv.wait_for(&format!("{marker} started by the rescan"), DEADLINE, |e| {
-        e.pid_of(marker).is_some()
-    });
-}
-
 /// Waits until `gone` and `gone/log` have exited, then checks the killer's row for them:
 /// the service got `service_sig`, the logger `logger_sig`, once each, from svscan.
 fn assert_gone_pair_killed(sv: &mut Svscan<'_>, service_sig: &str, logger_sig: &str) {
@@ -99,8 +82,8 @@ fn assert_active_untouched_then_exit(sv: &mut Svscan<'_>) {
 fn n_terms_inactive_services_hups_their_loggers_and_spares_active_ones() {
     let fx = Fixture::new();
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
-    rescan(&fx, &mut sv, "marker");
+    fx.take_out("gone");
+    sv.rescan("marker");
     assert!(
         sv.events().signals_to("gone").is_empty(),
         "a plain rescan kills nothing"
@@ -116,7 +99,7 @@ fn n_terms_inactive_services_hups_their_loggers_and_spares_active_ones() {
 fn h_rescans_then_kills_a_service_removed_just_before() {
     let fx = Fixture::new();
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.ctl("h");
     assert_gone_pair_killed(&mut sv, "SIGTERM", "SIGHUP");
     assert_active_untouched_then_exit(&mut sv);
@@ -127,7 +110,7 @@ fn h_rescans_then_kills_a_service_removed_just_before() {
 fn sighup_rescans_then_kills_a_service_removed_just_before() {
     let fx = Fixture::new();
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.signal(Signal::SIGHUP);
     assert_gone_pair_killed(&mut sv, "SIGTERM", "SIGHUP");
     assert_active_untouched_then_exit(&mut sv);
@@ -146,15 +129,15 @@ fn n_alone_acts_on_the_last_scans_view() {
     sv.wait_for("old and gone started", DEADLINE, |e| {
         e.pid_of("old").is_some() && e.pid_of("gone").is_some()
     });
-    take_out(&fx, "old");
-    rescan(&fx, &mut sv, "marker1");
+    fx.take_out("old");
+    sv.rescan("marker1");
 
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.ctl("n");
     sv.wait_for("old got n's SIGTERM", DEADLINE, |e| {
         e.signals_to("old") == ["SIGTERM"]
     });
-    rescan(&fx, &mut sv, "marker2");
+    sv.rescan("marker2");
     let scanned = sv.events().last_start("marker2").unwrap().mono_ns;
     assert!(
         sv.events().signals_to("gone").is_empty(),
@@ -179,8 +162,8 @@ fn n_alone_acts_on_the_last_scans_view() {
 fn big_n_terms_inactive_services_and_their_loggers() {
     let fx = Fixture::new();
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
-    rescan(&fx, &mut sv, "marker");
+    fx.take_out("gone");
+    sv.rescan("marker");
     sv.ctl("N");
     assert_gone_pair_killed(&mut sv, "SIGTERM", "SIGTERM");
     assert_active_untouched_then_exit(&mut sv);
@@ -193,8 +176,8 @@ fn big_n_terms_inactive_services_and_their_loggers() {
 fn an_inactive_supervisor_that_dies_is_not_restarted() {
     let fx = Fixture::new();
     let mut sv = start_gone_and_kept(&fx);
-    take_out(&fx, "gone");
-    rescan(&fx, &mut sv, "marker1");
+    fx.take_out("gone");
+    sv.rescan("marker1");
     let pid = sv.events().pid_of("gone").unwrap();
     integration_tests::signal_pid(pid, Signal::SIGTERM);
     sv.wait_for("gone exited", DEADLINE, |e| e.exited(pid));
@@ -205,7 +188,7 @@ fn an_inactive_supervisor_that_dies_is_not_restarted() {
     sv.wait_for("marker1 restarted", DEADLINE, |e| {
         e.starts("marker1").len() == 2
     });
-    rescan(&fx, &mut sv, "marker2");
+    sv.rescan("marker2");
     let events = sv.events();
     assert_eq!(events.starts("gone").len(), 1, "gone was restarted");
     assert_eq!(events.starts("gone/log").len(), 1);
@@ -220,7 +203,7 @@ fn h_kills_are_held_back_until_a_requested_scan_completes() {
     let fx = Fixture::new();
     let mut sv = start_gone_and_kept(&fx);
     fx.symlink("nowhere", "dangling");
-    take_out(&fx, "gone");
+    fx.take_out("gone");
     sv.ctl("h");
     let warning = "unable to stat dangling: No such file or directory";
     sv.wait_until("h's scan abandoned", DEADLINE, |sv| {

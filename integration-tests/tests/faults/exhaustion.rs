@@ -14,6 +14,8 @@ use integration_tests::{
 };
 use nix::sys::signal::Signal;
 
+use crate::user::{as_user, root_or_skip};
+
 /// Seconds from `since` (a `now_mono_ns`) to the start of `name`.
 fn start_secs(events: &Events, name: &str, since: i64) -> f64 {
     let start = events.last_start(name).expect("a start record");
@@ -32,33 +34,6 @@ fn soft_limit(pid: i32, line: &str) -> String {
         .next()
         .expect("a soft limit")
         .to_owned()
-}
-
-/// Whether the tests run as root, which acting as another user needs; when they do not,
-/// prints a note so that the scenario can return early (under CI, which runs as root, that
-/// is a failure instead).
-///
-/// # Panics
-/// If not root and `CI` is set.
-fn root_or_skip() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the tests as root"
-    );
-    eprintln!("skipped: acting as another user needs root");
-    false
-}
-
-/// `setpriv` running a program as `uid` (and group `uid`), with no other group.
-fn as_user(uid: u32) -> Command {
-    let mut cmd = Command::new("setpriv");
-    cmd.arg(format!("--reuid={uid}"))
-        .arg(format!("--regid={uid}"))
-        .arg("--clear-groups");
-    cmd
 }
 
 /// Sets the soft limit `resource` (`nproc`, `nofile`) of the running `pid`, whose user is

@@ -11,3 +11,5 @@ mod control_input;
 mod exhaustion;
 // Permissions of the control dir and FIFO, other users, second instances.
 mod security;
+// Acting as another user (setpriv), for the two above.
+mod user;

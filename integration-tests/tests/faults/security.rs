@@ -13,6 +13,8 @@ use integration_tests::{
 };
 use nix::sys::signal::Signal;
 
+use crate::user::{as_user, root_or_skip};
+
 /// The unprivileged user the scenarios act as.
 const NOBODY: u32 = 65534;
 
@@ -28,33 +30,6 @@ fn mode(path: &Path) -> u32 {
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
-
-/// Whether the tests run as root, which acting as another user needs; when they do not,
-/// prints a note so that the scenario can return early (under CI, which runs as root, that
-/// is a failure instead).
-///
-/// # Panics
-/// If not root and `CI` is set.
-fn root_or_skip() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the tests as root"
-    );
-    eprintln!("skipped: acting as another user needs root");
-    false
-}
-
-/// `setpriv` running a program as `uid` (and group `uid`), with no other group.
-fn as_user(uid: u32) -> Command {
-    let mut cmd = Command::new("setpriv");
-    cmd.arg(format!("--reuid={uid}"))
-        .arg(format!("--regid={uid}"))
-        .arg("--clear-groups");
-    cmd
 }
 
 /// The `Umask:` of `/proc/PID/status`.
