@@ -96,27 +96,33 @@ impl Svscan {
     pub fn run(mut self) -> ! {
         while !self.leave {
             let ready = self.wait();
-            if ready.signals {
-                self.handle_signals();
-            }
-            if ready.control {
-                self.handle_control();
-            }
-            let now = Instant::now();
-            let footprint = self.table.footprint();
-            if self.scan_deadline.is_some_and(|d| d <= now) {
-                self.scan(now);
-            }
-            if self.start_deadline.is_some_and(|d| d <= now) {
-                self.start(now);
-            }
-            if self.table.footprint() > footprint {
-                sys::release_free_memory();
-            }
-            self.kill();
-            self.reap();
+            self.turn(&ready);
         }
         self.finish()
+    }
+
+    /// One turn after a wait: signals, then commands, then the scan and the start pass if
+    /// due (**fix**: whatever woke the wait, not only a timeout), then kills and reaping.
+    fn turn(&mut self, ready: &Ready) {
+        if ready.signals {
+            self.handle_signals();
+        }
+        if ready.control {
+            self.handle_control();
+        }
+        let now = Instant::now();
+        let footprint = self.table.footprint();
+        if self.scan_deadline.is_some_and(|d| d <= now) {
+            self.scan(now);
+        }
+        if self.start_deadline.is_some_and(|d| d <= now) {
+            self.start(now);
+        }
+        if self.table.footprint() > footprint {
+            sys::release_free_memory();
+        }
+        self.kill();
+        self.reap();
     }
 
     /// Waits for a signal, a command or the nearest deadline.
@@ -161,6 +167,64 @@ impl Svscan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::{DevIno, Entry, Table};
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use std::ffi::OsStr;
+
+    /// A daemon on a temporary control dir, supervising with `/bin/true`, with nothing due.
+    fn daemon(dir: &std::path::Path) -> Svscan {
+        Svscan {
+            table: Table::new(8),
+            name_max: 251,
+            rescan: None,
+            console_holder: None,
+            supervise: Supervise::new(OsStr::new("/bin/true"), None),
+            spawn_attr: SpawnAttr::new().unwrap(),
+            pending: Pending::default(),
+            leave: false,
+            wait_all: false,
+            scan_deadline: None,
+            start_deadline: None,
+            special_created: false,
+            log_name: Vec::new(),
+            signals: crate::signals::open_signalfd().unwrap(),
+            control: common::ctldir::init_control_dir(dir).unwrap(),
+        }
+    }
+
+    /// **fix** "scans and starts run when due even on busy turns": a turn woken by a command,
+    /// not by the timeout, still starts the supervisor whose time has come (C's loop starts
+    /// only on a turn whose wait timed out, so a storm of commands postpones restarts).
+    #[test]
+    fn a_turn_woken_by_a_command_still_starts_what_is_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sv = daemon(dir.path());
+        let past = Instant::now().checked_sub(Duration::from_secs(2)).unwrap();
+        let slot = sv
+            .table
+            .insert(Entry::new(DevIno { dev: 1, ino: 1 }, past), b"svc")
+            .unwrap();
+        sv.table.get_mut(slot).unwrap().active = true;
+        sv.start_deadline = Some(past);
+        // `n` (kill inactive: there are none): a command that neither scans (which would
+        // read the test's cwd) nor reaps (which could collect the child before the test).
+        nix::unistd::write(&sv.control.control_writer, b"n").unwrap();
+
+        sv.turn(&Ready {
+            signals: false,
+            control: true,
+        });
+
+        let pid = sv.table.get(slot).unwrap().pid;
+        let pid = pid.expect("the supervisor was started on a busy turn");
+        assert!(matches!(waitpid(pid, None), Ok(WaitStatus::Exited(..))));
+        let mut left = [0u8; 1];
+        assert_eq!(
+            nix::unistd::read(sv.control_fd(), &mut left),
+            Err(Errno::EAGAIN),
+            "the command was read in the same turn"
+        );
+    }
 
     #[test]
     fn earliest_keeps_the_first_deadline() {
