@@ -5,7 +5,7 @@
 //! argv `[".s6-svscan/SIGNAME"]` it records a `start` under the empty name (its argv, cwd,
 //! masks and fds), then runs until SIGTERM.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -272,6 +272,15 @@ fn pipe_ino(fd: impl AsFd) -> u64 {
     nix::sys::stat::fstat(fd).expect("fstat").st_ino
 }
 
+/// Starts svscan with `-X 4`, fd 4 the write end of a pipe: returns svscan, the read end
+/// (kept open by the test) and the pipe's inode, to recognize the holder in the records.
+fn start_with_console_holder(fx: &Fixture) -> (Svscan<'_>, OwnedFd, u64) {
+    let (holder_r, holder_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+    let ino = pipe_ino(&holder_r);
+    let sv = fx.svscan().args(["-X", "4"]).fd(4, holder_w).start();
+    (sv, holder_r, ino)
+}
+
 /// "`-X fd` | console holder: given to the `s6-svscan-log` supervisor as its fd 2", and in the
 /// killer "loggers and `s6-svscan-log`" get SIGHUP on `t`. Other supervisors keep svscan's
 /// stderr.
@@ -279,9 +288,7 @@ fn pipe_ino(fd: impl AsFd) -> u64 {
 fn the_catch_all_logger_gets_the_console_holder_as_fd_2() {
     let fx = Fixture::new();
     fx.service("s6-svscan-log").service("a");
-    let (holder_r, holder_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
-    let ino = pipe_ino(&holder_r);
-    let mut sv = fx.svscan().args(["-X", "4"]).fd(4, holder_w).start();
+    let (mut sv, holder_r, ino) = start_with_console_holder(&fx);
     let events = sv.wait_for("s6-svscan-log and a started", DEADLINE, |e| {
         e.pid_of("s6-svscan-log").is_some() && e.pid_of("a").is_some()
     });
@@ -330,9 +337,7 @@ fn with_a_console_holder_finish_gets_it_as_stdout_and_stderr() {
     fx.service("s6-svscan-log");
     let report = fx.tmp().join("finish.out");
     fd_reporting_finish(&fx, &report);
-    let (holder_r, holder_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
-    let ino = pipe_ino(&holder_r);
-    let mut sv = fx.svscan().args(["-X", "4"]).fd(4, holder_w).start();
+    let (mut sv, holder_r, ino) = start_with_console_holder(&fx);
     sv.wait_for("s6-svscan-log started", DEADLINE, |e| {
         e.pid_of("s6-svscan-log").is_some()
     });
@@ -378,9 +383,7 @@ fn without_a_console_holder_finish_gets_dev_null_after_a_catch_all_logger() {
 fn a_new_catch_all_logger_after_the_old_one_was_forgotten_is_special_again() {
     let fx = Fixture::new();
     fx.service("s6-svscan-log");
-    let (holder_r, holder_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
-    let ino = pipe_ino(&holder_r);
-    let mut sv = fx.svscan().args(["-X", "4"]).fd(4, holder_w).start();
+    let (mut sv, holder_r, ino) = start_with_console_holder(&fx);
     let old = sv
         .wait_for("s6-svscan-log started", DEADLINE, |e| {
             e.pid_of("s6-svscan-log").is_some()
@@ -425,9 +428,7 @@ fn a_new_catch_all_logger_after_the_old_one_was_forgotten_is_special_again() {
 fn a_renamed_catch_all_logger_stays_special() {
     let fx = Fixture::new();
     fx.service("s6-svscan-log");
-    let (holder_r, holder_w) = pipe2(OFlag::O_CLOEXEC).unwrap();
-    let ino = pipe_ino(&holder_r);
-    let mut sv = fx.svscan().args(["-X", "4"]).fd(4, holder_w).start();
+    let (mut sv, holder_r, ino) = start_with_console_holder(&fx);
     let old = sv
         .wait_for("s6-svscan-log started", DEADLINE, |e| {
             e.pid_of("s6-svscan-log").is_some()
