@@ -10,6 +10,7 @@
 
 pub mod ctldir;
 pub mod diag;
+pub mod getopt;
 pub mod protocol;
 
 /// Exit code for a usage error or a permanent failure (skalibs convention).
