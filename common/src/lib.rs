@@ -1,28 +1,28 @@
-//! What `svscan` and `svscanctl` share, and nothing else: the names under `.s6-svscan`, the
-//! control-FIFO protocol ([`protocol`]), the control directory with its lock and FIFO
-//! ([`ctldir`]), and s6-style diagnostics with their exit codes ([`diag`]).
+//! What two or more of the programs share, and nothing else, as s6's `libs6` is for its
+//! programs: the control FIFOs and their writer ([`control`], `s6_svc_writectl`), the
+//! control-directory maker of svscan and supervise ([`ctldir`]), one POSIX getopt
+//! ([`getopt`]), and s6-style diagnostics with their exit codes ([`diag`], skalibs' `strerr`).
 //!
-//! This is the Rust counterpart of s6's `libs6` pieces (`s6_svc_writectl`, `s6/supervise.h`)
-//! and of skalibs' `strerr`. It is not a place for svscan's own logic: the scanner, the table
-//! and the event loop live in the `svscan` crate. Errors are typed (an enum with `Display` and
-//! an exit code); the binaries decide how to die.
+//! It is not a place for one program's logic: svscan's scanner, table and loop live in the
+//! `svscan` crate. Errors are typed (an enum with `Display` and an exit code); the binaries
+//! decide how to die.
 #![forbid(unsafe_code)]
 
+pub mod control;
 pub mod ctldir;
 pub mod diag;
 pub mod getopt;
-pub mod protocol;
 
 /// Exit code for a usage error or a permanent failure (skalibs convention).
 pub const EXIT_USAGE: i32 = 100;
 /// Exit code for a failed system call (skalibs convention).
 pub const EXIT_SYSTEM: i32 = 111;
 
-/// The control directory, relative to the scan directory.
+/// svscan's control directory, relative to the scan directory.
 pub const CONTROL_DIR: &str = ".s6-svscan";
-/// The control FIFO, relative to the scan directory.
+/// svscan's control FIFO, relative to the scan directory.
 pub const CONTROL_FIFO: &str = ".s6-svscan/control";
-/// The lock file, relative to the scan directory.
+/// svscan's lock file, relative to the scan directory.
 pub const LOCK_FILE: &str = ".s6-svscan/lock";
 /// The program exec'd when svscan leaves its loop.
 pub const FINISH_PROG: &str = ".s6-svscan/finish";
@@ -30,3 +30,6 @@ pub const FINISH_PROG: &str = ".s6-svscan/finish";
 pub const CRASH_PROG: &str = ".s6-svscan/crash";
 /// Prefix of the per-signal programs (`.s6-svscan/SIGHUP`, ...).
 pub const SIGNAL_PROG_PREFIX: &str = ".s6-svscan/SIG";
+
+/// supervise's control directory, relative to the service directory (`S6_SUPERVISE_CTLDIR`).
+pub const SUPERVISE_DIR: &str = "supervise";

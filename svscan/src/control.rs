@@ -7,8 +7,8 @@
 
 use std::time::Instant;
 
+use common::control::SvscanCommand as Command;
 use common::diag::warn_raw;
-use common::protocol::Command;
 use nix::errno::Errno;
 use nix::unistd::read;
 

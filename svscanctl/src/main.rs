@@ -4,18 +4,22 @@
 //! `svscandir/.s6-svscan/control`. The options are parsed by a small hand-written getopt
 //! because the order of the letters is the message, and because POSIX getopt does not permute:
 //! the first operand ends the options, so `svscanctl DIR -t` sends nothing (spec, item 11).
-//! Sending, and the three ways it can fail, are `common::protocol::write_control`.
+//! Sending, and the three ways it can fail, are `common::control::write_control`.
 #![forbid(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use common::CONTROL_DIR;
+use common::control::{SvscanCommand as Command, Wording, write_control};
 use common::diag::{set_program_name, usage};
 use common::fatal;
-use common::protocol::{Command, MAX_COMMANDS, write_control};
 
 const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
+
+/// The most commands sent at once (as s6-svscanctl's buffer).
+const MAX_COMMANDS: usize = 64;
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -79,8 +83,10 @@ fn main() {
         Err(ParseError::Usage) => usage(USAGE),
         Err(ParseError::TooManyCommands) => fatal!(common::EXIT_USAGE, "too many commands"),
     };
-    if let Err(e) = write_control(invocation.scandir, &invocation.commands) {
-        fatal!(e.exit_code(), "{}", e.message(invocation.scandir));
+    let bytes: Vec<u8> = invocation.commands.iter().map(|c| c.byte()).collect();
+    if let Err(e) = write_control(invocation.scandir, CONTROL_DIR, &bytes) {
+        let message = e.message(invocation.scandir, CONTROL_DIR, Wording::ErrnoReported);
+        fatal!(e.exit_code(), "{message}");
     }
 }
 
