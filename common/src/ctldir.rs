@@ -8,15 +8,16 @@
 //! released when svscan execs its finish or crash program.
 
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
+use nix::fcntl::{OFlag, open};
 use nix::sys::stat::{Mode, SFlag, stat, umask};
 use nix::unistd::{mkdir as nix_mkdir, mkfifo};
 
 use crate::diag::SysErr;
+use crate::lock::try_lock;
 use crate::{CONTROL_DIR, CONTROL_FIFO, EXIT_SYSTEM, EXIT_USAGE, LOCK_FILE};
 
 /// The open control directory of a running svscan. Dropping it releases the lock.
@@ -162,32 +163,13 @@ pub fn init_control_dir(scandir: &Path) -> Result<ControlDir, InitError> {
     })
 }
 
-/// Takes a whole-file POSIX write lock on `fd` without waiting (skalibs `fd_lock(fd, 1, 1)`).
-///
-/// Returns `Ok(false)` when another process holds a conflicting lock.
-///
-/// # Errors
-/// Any other `fcntl` failure.
-pub fn try_lock(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
-    let lock = nix::libc::flock {
-        l_type: nix::libc::F_WRLCK as i16,
-        l_whence: nix::libc::SEEK_SET as i16,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    match fcntl(fd, FcntlArg::F_SETLK(&lock)) {
-        Ok(_) => Ok(true),
-        Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
     use std::os::unix::fs::{FileTypeExt, PermissionsExt, symlink};
+
+    use nix::fcntl::{FcntlArg, fcntl};
 
     #[test]
     fn creates_the_dir_0700_and_the_fifo_0600_whatever_the_umask() {
