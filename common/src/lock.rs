@@ -69,7 +69,7 @@ pub fn is_locked(path: &Path) -> Result<Option<bool>, Errno> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::fd::{AsFd, OwnedFd};
 
@@ -81,7 +81,7 @@ mod tests {
     /// does: an open-file-description lock (`F_OFD_SETLK`; fcntl(2): OFD locks and
     /// traditional record locks conflict even within one process). Released when the
     /// returned fd is closed.
-    fn lock_as_another_process(path: &Path) -> OwnedFd {
+    pub(crate) fn lock_as_another_process(path: &Path) -> OwnedFd {
         let fd = open_write(path);
         let lock = whole_file(libc::F_WRLCK);
         fcntl(&fd, FcntlArg::F_OFD_SETLK(&lock)).unwrap();

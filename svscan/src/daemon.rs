@@ -188,7 +188,7 @@ mod tests {
             special_created: false,
             log_name: Vec::new(),
             signals: crate::signals::open_signalfd().unwrap(),
-            control: common::ctldir::init_control_dir(dir).unwrap(),
+            control: common::ctldir::init_control_dir(dir, &common::ctldir::SVSCAN).unwrap(),
         }
     }
 

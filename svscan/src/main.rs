@@ -97,7 +97,7 @@ fn startup(config: &Config) -> Svscan {
     {
         fatal!(EXIT_SYSTEM, "unable to chdir: {}", SysErr(e));
     }
-    let control = common::ctldir::init_control_dir(Path::new("."))
+    let control = common::ctldir::init_control_dir(Path::new("."), &common::ctldir::SVSCAN)
         .unwrap_or_else(|e| fatal!(e.exit_code(), "{e}"));
 
     let signals = signals::open_signalfd()

@@ -131,7 +131,7 @@ fn a_control_that_is_not_a_fifo_is_refused() {
 #[test]
 fn a_second_instance_exits_100() {
     let dir = tempfile::tempdir().unwrap();
-    let _held = common::ctldir::init_control_dir(dir.path()).unwrap();
+    let _held = common::ctldir::init_control_dir(dir.path(), &common::ctldir::SVSCAN).unwrap();
     svscan()
         .arg(dir.path())
         .timeout(Duration::from_secs(10))
