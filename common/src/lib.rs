@@ -1,18 +1,22 @@
 //! What two or more of the programs share, and nothing else, as s6's `libs6` is for its
 //! programs: the control FIFOs and their writer ([`control`], `s6_svc_writectl`), the
 //! control-directory maker of svscan and supervise ([`ctldir`]), one POSIX getopt
-//! ([`getopt`]), the daemons' record locks ([`lock`]), and s6-style diagnostics with their exit codes ([`diag`], skalibs' `strerr`).
+//! ([`getopt`]), the daemons' record locks ([`lock`]),
+//! `posix_spawn` with an empty mask and default dispositions ([`spawn`]), and s6-style diagnostics with their exit codes ([`diag`], skalibs' `strerr`).
 //!
 //! It is not a place for one program's logic: svscan's scanner, table and loop live in the
 //! `svscan` crate. Errors are typed (an enum with `Display` and an exit code); the binaries
-//! decide how to die.
-#![forbid(unsafe_code)]
+//! decide how to die. `unsafe` lives in [`sys`] only.
+#![deny(unsafe_code)]
 
 pub mod control;
 pub mod ctldir;
 pub mod diag;
 pub mod getopt;
 pub mod lock;
+pub mod spawn;
+#[allow(unsafe_code)]
+pub mod sys;
 
 /// Exit code for a usage error or a permanent failure (skalibs convention).
 pub const EXIT_USAGE: i32 = 100;

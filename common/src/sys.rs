@@ -1,0 +1,108 @@
+//! Every `unsafe` of `common`, each wrapped once behind a safe function: the `posix_spawn`
+//! call with a caller-owned argv array (see [`crate::spawn`]), the C library's error text
+//! (`strerror_r`), and the checks on raw descriptor numbers that no owned type can express.
+//! Other crates call these; each block says why it is sound.
+
+use std::ffi::{CStr, c_char};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
+use std::ptr;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::libc;
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+unsafe extern "C" {
+    /// The process environment, passed to children as is (as C's `environ`).
+    static environ: *const *const c_char;
+}
+
+/// The most arguments [`posix_spawn`] passes (supervise's longest argv is six:
+/// `s6-setlock -d LK -- ./run NAME`).
+pub const MAX_ARGS: usize = 15;
+
+/// `posix_spawn(path, actions, attr, argv, environ)`: the argv array lives on the stack, so
+/// the call makes no heap allocation of its own. `path` is used as is (no PATH search).
+///
+/// # Errors
+/// E2BIG for more than [`MAX_ARGS`] arguments; else the errno of the failed spawn, including
+/// exec failures (ENOENT, ENOEXEC, EACCES), which glibc reports through `posix_spawn`'s
+/// return value.
+pub(crate) fn posix_spawn(
+    attr: &PosixSpawnAttr,
+    path: &CStr,
+    argv: &[&CStr],
+    actions: Option<&PosixSpawnFileActions>,
+) -> Result<Pid, Errno> {
+    if argv.len() > MAX_ARGS {
+        return Err(Errno::E2BIG);
+    }
+    let mut args: [*mut c_char; MAX_ARGS + 1] = [ptr::null_mut(); MAX_ARGS + 1];
+    for (slot, arg) in args.iter_mut().zip(argv) {
+        *slot = arg.as_ptr().cast_mut();
+    }
+    let actions = actions.map_or(ptr::null(), |fa| ptr::from_ref(fa).cast());
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: `PosixSpawnAttr` and `PosixSpawnFileActions` are `repr(transparent)` over the
+    // libc types and initialised by their constructors (a null file-actions pointer means
+    // none); `path` and every `args` entry point to NUL-terminated strings that outlive the
+    // call, and `args` ends with a null pointer (at most MAX_ARGS of its MAX_ARGS + 1 slots
+    // are filled); posix_spawn does not write through the argv pointers despite their type;
+    // `environ` is the process environment, which only `unsafe` code (`std::env::set_var`)
+    // could change concurrently, and none of ours does.
+    let r = unsafe {
+        libc::posix_spawn(
+            &raw mut pid,
+            path.as_ptr(),
+            actions,
+            ptr::from_ref(attr).cast(),
+            args.as_ptr(),
+            environ.cast(),
+        )
+    };
+    if r == 0 {
+        Ok(Pid::from_raw(pid))
+    } else {
+        Err(Errno::from_raw(r))
+    }
+}
+
+/// Whether `fd` is an open descriptor (`fcntl(F_GETFD)`), with the errno when it is not.
+///
+/// # Errors
+/// EBADF when `fd` is not open.
+pub fn check_fd(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: F_GETFD only reads the descriptor flags of a number; an fd that is not open
+    // gives EBADF. No ownership is taken or assumed.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop)
+}
+
+/// Makes sure fds 0, 1 and 2 are open (skalibs `fd_sanitize`): each closed one becomes
+/// `/dev/null`, read-only for 0 and write-only for 1 and 2, so that a daemon's children
+/// always get three valid fds and its own opens never land on a standard number.
+///
+/// # Errors
+/// The errno of the `/dev/null` open; EBADF if it did not land on the missing number.
+pub fn sanitize_standard_fds() -> Result<(), Errno> {
+    for fd in 0..3 {
+        if check_fd(fd).is_ok() {
+            continue;
+        }
+        let flags = if fd == 0 {
+            OFlag::O_RDONLY
+        } else {
+            OFlag::O_WRONLY
+        };
+        // The lowest free number is `fd`, since the ones below it are open. Not CLOEXEC:
+        // it is for the children too. It stays open for the process's life, so it is
+        // given up as a raw number rather than closed on drop.
+        let null = open("/dev/null", flags, Mode::empty())?;
+        if null.as_raw_fd() != fd {
+            return Err(Errno::EBADF);
+        }
+        let _ = null.into_raw_fd();
+    }
+    Ok(())
+}
