@@ -106,3 +106,23 @@ pub fn sanitize_standard_fds() -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// Room for any of the C library's error texts (glibc's longest is under 60 bytes).
+pub const STRERROR_MAX: usize = 128;
+
+/// The C library's text for `errno` (`strerror_r`: `No such file or directory`, and
+/// `Unknown error N` for a number it does not know), written into `buf`: no allocation, so
+/// that a daemon's warnings cost none.
+pub fn strerror(errno: Errno, buf: &mut [u8; STRERROR_MAX]) -> &str {
+    // SAFETY: `buf` is valid for writes of its whole length, which is the length passed;
+    // the XSI `strerror_r` (libc binds `__xpg_strerror_r` on glibc) writes a NUL-terminated
+    // string of at most that many bytes, and touches nothing else.
+    let _ = unsafe { libc::strerror_r(errno as i32, buf.as_mut_ptr().cast(), buf.len()) };
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    let text = &buf[..len];
+    // The C locale's texts are ASCII; keep the valid part of anything else.
+    match std::str::from_utf8(text) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&text[..e.valid_up_to()]).unwrap_or_default(),
+    }
+}
