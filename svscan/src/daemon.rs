@@ -21,7 +21,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signalfd::SignalFd;
 
 use crate::start::Supervise;
-use crate::sys::{self, SpawnAttr};
+use common::spawn::SpawnAttr;
+
+use crate::sys;
 use crate::table::Table;
 
 /// Work requested and not yet done, OR-ed together until acted on (C's `what` bits).
@@ -179,7 +181,7 @@ mod tests {
             rescan: None,
             console_holder: None,
             supervise: Supervise::new(OsStr::new("/bin/true"), None),
-            spawn_attr: SpawnAttr::new().unwrap(),
+            spawn_attr: SpawnAttr::new(common::spawn::SpawnOptions::default()).unwrap(),
             pending: Pending::default(),
             leave: false,
             wait_all: false,

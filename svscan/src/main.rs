@@ -26,6 +26,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use common::diag::{self, SysErr};
+use common::spawn::{SpawnAttr, SpawnOptions};
 use common::{EXIT_SYSTEM, EXIT_USAGE, fatal};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
@@ -110,7 +111,7 @@ fn startup(config: &Config) -> Svscan {
     if let Err(e) = sys::default_sigchld().and_then(|()| signals::block()) {
         fatal!(EXIT_SYSTEM, "unable to trap signals: {}", SysErr(e));
     }
-    let spawn_attr = sys::SpawnAttr::new().unwrap_or_else(|e| {
+    let spawn_attr = SpawnAttr::new(SpawnOptions::default()).unwrap_or_else(|e| {
         fatal!(
             EXIT_SYSTEM,
             "unable to init spawn attributes: {}",

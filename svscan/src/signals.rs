@@ -8,13 +8,13 @@
 use std::ffi::CStr;
 
 use common::diag::SysErr;
+use common::spawn::spawn;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::{AccessFlags, access};
 
 use crate::daemon::Svscan;
-use crate::sys;
 
 /// The signals svscan acts on; every other signal keeps its disposition.
 pub const TRAPPED: [Signal; 11] = [
@@ -119,7 +119,7 @@ impl Svscan {
         if access(path, AccessFlags::X_OK).is_err() {
             return false;
         }
-        match sys::spawn(&self.spawn_attr, path, &[path], None) {
+        match spawn(&self.spawn_attr, path, &[path], None) {
             Ok(_) => true,
             // Its interpreter is missing, or it went away: the builtin, silently.
             Err(Errno::ENOENT) => false,

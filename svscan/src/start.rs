@@ -18,7 +18,8 @@ use nix::errno::Errno;
 use nix::unistd::{AccessFlags, Pid, access};
 
 use crate::daemon::{Svscan, earliest};
-use crate::sys::{self, FileActions, SpawnAttr};
+use common::spawn::{FileAction, FileActions, SpawnAttr, spawn};
+
 use crate::table::{Role, Slot};
 
 /// The least time between two starts of the same supervisor.
@@ -92,7 +93,7 @@ impl Supervise {
             if i != self.last_good && access(path.as_c_str(), AccessFlags::X_OK).is_err() {
                 continue;
             }
-            match sys::spawn(attr, path, argv, actions) {
+            match spawn(attr, path, argv, actions) {
                 Ok(pid) => {
                     self.last_good = i;
                     return Ok(pid);
@@ -164,20 +165,26 @@ impl Svscan {
         let Some((e, name)) = self.table.get_mut_named(slot) else {
             return Err(Errno::ENOENT);
         };
-        let mut moves = [(-1, -1); 2];
+        let mut moves = [FileAction::Close(-1); 2];
         let mut n = 0;
         if let Some(link) = &e.link {
             let target = match link.role {
                 Role::Service => 1,
                 Role::Logger => 0,
             };
-            moves[n] = (link.end.as_raw_fd(), target);
+            moves[n] = FileAction::Dup2 {
+                from: link.end.as_raw_fd(),
+                to: target,
+            };
             n += 1;
         }
         if e.special
             && let Some(holder) = self.console_holder
         {
-            moves[n] = (holder, 2);
+            moves[n] = FileAction::Dup2 {
+                from: holder,
+                to: 2,
+            };
             n += 1;
         }
         let moves = &moves[..n];
@@ -228,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_enoent_and_a_found_one_is_remembered() {
-        let attr = SpawnAttr::new().unwrap();
+        let attr = SpawnAttr::new(common::spawn::SpawnOptions::default()).unwrap();
         let mut s = Supervise::new(OsStr::new("true"), Some(OsStr::new("/nonexistent:/bin")));
         let pid = s.spawn(&attr, &[c"true"], None).unwrap();
         nix::sys::wait::waitpid(pid, None).unwrap();

@@ -15,7 +15,7 @@ use std::time::Instant;
 use nix::unistd::Pid;
 
 use crate::index::{SlotIndex, mix};
-use crate::sys::FileActions;
+use common::spawn::FileActions;
 
 /// A slot number in the table.
 pub type Slot = u32;
