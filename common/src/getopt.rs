@@ -50,6 +50,8 @@ pub enum Error {
     MissingValue,
     /// `--flag=VALUE` for a long option that takes none.
     UnexpectedValue,
+    /// A value the program refuses (not a number, ...): for callers, which check values.
+    BadValue,
 }
 
 /// The options of `args` (the arguments after the program name), in order; after the last
@@ -193,9 +195,15 @@ impl<'a, S: AsRef<OsStr>> Iterator for Getopt<'a, S> {
 }
 
 /// An unsigned decimal number consumed whole, as skalibs' `uint0_scan`: no sign, no
-/// leading or trailing junk, no overflow.
-#[must_use]
-pub fn unsigned(value: &OsStr) -> Option<u32> {
+/// leading or trailing junk, no overflow. `None` (no value) is refused too.
+///
+/// # Errors
+/// [`Error::BadValue`].
+pub fn unsigned(value: Option<&OsStr>) -> Result<u32, Error> {
+    value.and_then(decimal).ok_or(Error::BadValue)
+}
+
+fn decimal(value: &OsStr) -> Option<u32> {
     let digits = value.as_bytes();
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
@@ -343,12 +351,13 @@ mod tests {
 
     #[test]
     fn unsigned_is_decimal_digits_consumed_whole() {
-        let u = |s: &str| unsigned(OsStr::new(s));
-        assert_eq!(u("0"), Some(0));
-        assert_eq!(u("007"), Some(7));
-        assert_eq!(u("4294967295"), Some(u32::MAX));
+        let u = |s: &str| unsigned(Some(OsStr::new(s)));
+        assert_eq!(u("0"), Ok(0));
+        assert_eq!(u("007"), Ok(7));
+        assert_eq!(u("4294967295"), Ok(u32::MAX));
         for bad in ["", "-5", "+5", "5s", " 5", "4294967296", "0x10"] {
-            assert_eq!(u(bad), None, "{bad:?}");
+            assert_eq!(u(bad), Err(Error::BadValue), "{bad:?}");
         }
+        assert_eq!(unsigned(None), Err(Error::BadValue));
     }
 }

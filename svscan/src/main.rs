@@ -37,10 +37,11 @@ use crate::start::Supervise;
 use crate::table::Table;
 
 fn main() {
-    let mut args = std::env::args_os();
-    let argv0 = args.next().unwrap_or_else(|| OsString::from("svscan"));
-    diag::set_program_name(&argv0.to_string_lossy());
-    let config = config::parse(args)
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(argv0) = args.first() {
+        diag::set_program_name(&argv0.to_string_lossy());
+    }
+    let config = config::parse(args.get(1..).unwrap_or_default())
         .unwrap_or_else(|_| diag::usage(&config::usage_line(diag::program_name())));
     startup(&config).run()
 }
