@@ -10,9 +10,8 @@
 //! The steps live in their own modules (`scan`, `start`, `reap`, `kill`, `control`,
 //! `signals`, `finish`), each an `impl Svscan` block. New event sources (an inotify watch, an
 //! event fifodir) are one more entry in [`Svscan::wait`]'s poll set.
-#![forbid(unsafe_code)]
 
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::ctldir::ControlDir;
@@ -48,7 +47,7 @@ pub struct Svscan {
     /// `-t`: the periodic scan interval.
     pub rescan: Option<Duration>,
     /// `-X`: the console holder, given as fd 2 to the catch-all logger.
-    pub console_holder: Option<RawFd>,
+    pub console_holder: Option<OwnedFd>,
     pub supervise: Supervise,
     pub spawn_attr: SpawnAttr,
     pub pending: Pending,

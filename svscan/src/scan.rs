@@ -6,7 +6,6 @@
 //! the end of a *complete* scan turns "seen" into the active/inactive view and forgets
 //! inactive entries with no supervisor. A failure abandons the scan and retries it on a
 //! timer whose delay depends on the failure; the active/inactive view then stays as it was.
-#![forbid(unsafe_code)]
 
 use std::ffi::CStr;
 use std::time::{Duration, Instant};

@@ -3,7 +3,6 @@
 //!
 //! SIGCHLD, SIGALRM and SIGABRT have fixed actions. For the others, an executable
 //! `.s6-svscan/SIGNAME` is spawned instead of the builtin action.
-#![forbid(unsafe_code)]
 
 use std::ffi::CStr;
 

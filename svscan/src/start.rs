@@ -6,7 +6,6 @@
 //! 0-2 except that a pair's service gets the pipe's write end as fd 1 and its logger the read
 //! end as fd 0 (**fix**: by role in the pair, not by name), and the catch-all logger gets the
 //! console holder as fd 2.
-#![forbid(unsafe_code)]
 
 use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::AsRawFd;
@@ -179,10 +178,10 @@ impl Svscan {
             n += 1;
         }
         if e.special
-            && let Some(holder) = self.console_holder
+            && let Some(holder) = &self.console_holder
         {
             moves[n] = FileAction::Dup2 {
-                from: holder,
+                from: holder.as_raw_fd(),
                 to: 2,
             };
             n += 1;

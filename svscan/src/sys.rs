@@ -1,56 +1,37 @@
-//! Every `unsafe` of svscan, each wrapped once: the few operations on raw descriptor numbers
-//! (the `-d`/`-X` fds and the standard fds) that no owned type can express, and the signal
-//! dispositions. Spawning is `common::spawn`.
+//! Every `unsafe` of svscan, each wrapped once behind a safe function: taking ownership of
+//! the descriptors named on the command line (`-d`, `-X`), and the signal dispositions.
+//! Spawning and the raw fd checks are `common::spawn` and `common::sys`.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
-/// Whether `fd` is an open descriptor (`fcntl(F_GETFD)`), with the errno when it is not.
+/// Takes ownership of a descriptor that svscan inherited and was given by number on its
+/// command line (`-d`, `-X`), and makes it CLOEXEC, so that no supervisor inherits it.
+///
+/// Sound for any number: it refuses (EBADF) one that is not open, one below 3 (the standard
+/// fds stay raw numbers: dropping an owner would close them), and one that is already
+/// CLOEXEC. Every descriptor svscan opens is CLOEXEC from birth (`pipe2`, `O_CLOEXEC`), and
+/// none that came through the exec is (the exec closed those), so an open fd of 3 or more
+/// without FD_CLOEXEC is one that nothing in svscan owns; setting the flag marks it owned, and
+/// adopting the same number again is refused.
 ///
 /// # Errors
-/// EBADF when `fd` is not open.
-pub fn check_fd(fd: RawFd) -> Result<(), Errno> {
-    // SAFETY: F_GETFD only reads the descriptor flags; an invalid fd gives EBADF.
-    Errno::result(unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) }).map(drop)
-}
-
-/// Sets FD_CLOEXEC on a raw descriptor that svscan inherited (`-X`).
-///
-/// # Errors
-/// The errno of `fcntl`.
-pub fn set_cloexec(fd: RawFd) -> Result<(), Errno> {
-    // SAFETY: F_SETFD with FD_CLOEXEC changes only that flag of the descriptor.
-    Errno::result(unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) })
-        .map(drop)
-}
-
-/// Takes ownership of an inherited descriptor number (`-d`), so that dropping it closes it.
-///
-/// The caller must have checked with [`check_fd`] that `fd` is open and at least 3.
-#[must_use]
-pub fn adopt_fd(fd: RawFd) -> OwnedFd {
-    // SAFETY: the fd was checked open and is ≥ 3, so it is none of the standard fds that other
-    // code uses; svscan holds no other handle to this number (it came from the command line).
-    unsafe { OwnedFd::from_raw_fd(fd) }
-}
-
-/// `dup2(from, to)` on raw numbers: for the standard fds and the console holder, which are
-/// never wrapped in an `OwnedFd` (dropping one would close fd 0, 1 or 2).
-///
-/// # Errors
-/// The errno of `dup2`.
-pub fn dup2_raw(from: RawFd, to: RawFd) -> Result<(), Errno> {
-    // SAFETY: dup2 only changes the descriptor table; `to` is a standard fd that svscan owns.
-    Errno::result(unsafe { nix::libc::dup2(from, to) }).map(drop)
-}
-
-/// Closes a raw descriptor number (the console holder after it is moved back to fd 2).
-pub fn close_raw(fd: RawFd) {
-    // SAFETY: called once for a descriptor that no `OwnedFd` owns.
-    unsafe {
-        nix::libc::close(fd);
+/// EBADF as above; the errno of `fcntl`.
+pub fn adopt_inherited(fd: RawFd) -> Result<OwnedFd, Errno> {
+    if fd < 3 {
+        return Err(Errno::EBADF);
     }
+    // SAFETY: F_GETFD only reads the descriptor flags of a number; a closed one gives EBADF.
+    let flags = Errno::result(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    if flags & libc::FD_CLOEXEC != 0 {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: F_SETFD with the flags read above plus FD_CLOEXEC changes only that flag.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+    // SAFETY: `fd` is open, at least 3 and was not CLOEXEC, so (see above) nothing in svscan
+    // owns it; svscan is single-threaded, so nothing opened or closed it since the checks.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Restores SIGPIPE's default disposition before svscan execs its finish or crash program
