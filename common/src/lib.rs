@@ -9,6 +9,8 @@
 //! decide how to die. `unsafe` lives in [`sys`] only.
 #![deny(unsafe_code)]
 
+use std::ffi::CStr;
+
 pub mod control;
 pub mod ctldir;
 pub mod diag;
@@ -29,11 +31,12 @@ pub const CONTROL_DIR: &str = ".s6-svscan";
 pub const CONTROL_FIFO: &str = ".s6-svscan/control";
 /// svscan's lock file, relative to the scan directory.
 pub const LOCK_FILE: &str = ".s6-svscan/lock";
-/// The program exec'd when svscan leaves its loop.
-pub const FINISH_PROG: &str = ".s6-svscan/finish";
-/// The program exec'd when svscan meets an unrecoverable error.
-pub const CRASH_PROG: &str = ".s6-svscan/crash";
-/// Prefix of the per-signal programs (`.s6-svscan/SIGHUP`, ...).
+/// The program svscan execs when it leaves its loop (a C string: it is exec'd as is).
+pub const FINISH_PROG: &CStr = c".s6-svscan/finish";
+/// The program svscan execs when it meets an unrecoverable error.
+pub const CRASH_PROG: &CStr = c".s6-svscan/crash";
+/// Prefix of svscan's per-signal programs, followed by the signal's name without `SIG`
+/// (`.s6-svscan/SIGHUP`, ...).
 pub const SIGNAL_PROG_PREFIX: &str = ".s6-svscan/SIG";
 
 /// supervise's control directory, relative to the service directory (`S6_SUPERVISE_CTLDIR`).

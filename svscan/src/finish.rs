@@ -5,10 +5,8 @@
 //! logger drains its pipe to EOF before it exits, and EOF comes only once every writer,
 //! svscan included, is gone; the other order deadlocks.
 
-use std::ffi::CStr;
-
 use common::diag::SysErr;
-use common::fatal;
+use common::{CRASH_PROG, FINISH_PROG, fatal};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
@@ -17,9 +15,6 @@ use nix::unistd::{dup2_stderr, dup2_stdout, execv};
 
 use crate::daemon::Svscan;
 use crate::{signals, sys};
-
-const FINISH_PROG: &CStr = c".s6-svscan/finish";
-const CRASH_PROG: &CStr = c".s6-svscan/crash";
 
 impl Svscan {
     /// The finish phase, then exec `.s6-svscan/finish` (exit 0 if there is none).

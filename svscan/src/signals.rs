@@ -6,6 +6,7 @@
 
 use std::ffi::CStr;
 
+use common::SIGNAL_PROG_PREFIX;
 use common::diag::SysErr;
 use common::spawn::spawn;
 use nix::errno::Errno;
@@ -66,14 +67,14 @@ pub fn unblock_all() {
 
 /// `.s6-svscan/SIGNAME` for `sig`, NUL-terminated, in `buf`.
 fn program_path(sig: Signal, buf: &mut [u8; 32]) -> Option<&CStr> {
-    let dir = b".s6-svscan/";
-    let name = sig.as_str().as_bytes();
-    let len = dir.len() + name.len();
+    let prefix = SIGNAL_PROG_PREFIX.as_bytes();
+    let name = sig.as_str().strip_prefix("SIG")?.as_bytes();
+    let len = prefix.len() + name.len();
     if len >= buf.len() {
         return None;
     }
-    buf[..dir.len()].copy_from_slice(dir);
-    buf[dir.len()..len].copy_from_slice(name);
+    buf[..prefix.len()].copy_from_slice(prefix);
+    buf[prefix.len()..len].copy_from_slice(name);
     buf[len] = 0;
     CStr::from_bytes_with_nul(&buf[..=len]).ok()
 }
