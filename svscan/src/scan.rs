@@ -10,7 +10,7 @@
 use std::ffi::CStr;
 use std::time::{Duration, Instant};
 
-use common::diag::{SysErr, warn_raw};
+use common::diag::{SysErr, warn_raw, warn_sys};
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -46,8 +46,7 @@ fn devino(st: &FileStat) -> DevIno {
 
 /// `PROG: warning: unable to stat NAME: ERR`.
 fn warn_stat(name: &[u8], e: Errno) {
-    let err = SysErr(e).to_string();
-    warn_raw(&[b"unable to stat ", name, b": ", err.as_bytes()]);
+    warn_sys(&[b"unable to stat ", name], e);
 }
 
 fn warn_too_many(name: &[u8]) {
@@ -220,8 +219,7 @@ impl Svscan {
             Ok(ends) => ends,
             Err(e) => {
                 self.table.remove(logger);
-                let err = SysErr(e).to_string();
-                warn_raw(&[b"unable to create pipe for ", bytes, b": ", err.as_bytes()]);
+                warn_sys(&[b"unable to create pipe for ", bytes], e);
                 return Err(RETRY_PIPE);
             }
         };

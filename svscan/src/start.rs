@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use common::diag::{SysErr, warn_raw};
+use common::diag::warn_sys;
 use nix::errno::Errno;
 use nix::unistd::{AccessFlags, Pid, access};
 
@@ -140,14 +140,8 @@ impl Svscan {
                     }
                 }
                 Err(err) => {
-                    let err = SysErr(err).to_string();
                     let name = self.table.name_bytes(slot);
-                    warn_raw(&[
-                        b"unable to spawn s6-supervise for ",
-                        name,
-                        b": ",
-                        err.as_bytes(),
-                    ]);
+                    warn_sys(&[b"unable to spawn s6-supervise for ", name], err);
                     // The failed entry's start time is not advanced; only a reaped death or
                     // a new entry arms an earlier pass.
                     self.start_deadline = Some(now + SPAWN_RETRY);
