@@ -85,9 +85,10 @@ fn startup(config: &Config) -> Svscan {
         .unwrap_or_else(|e| fatal!(EXIT_SYSTEM, "unable to selfpipe_init: {}", SysErr(e)));
     // SIGPIPE stays ignored, as the Rust runtime set it: a write to a closed stderr or pipe
     // returns EPIPE instead of killing svscan. Children get the default back at spawn.
-    // SIGCHLD back to its default first: inherited as SIG_IGN, it would make the kernel reap
-    // the supervisors behind svscan's back (the other trapped signals, blocked, are queued
-    // whatever their disposition).
+    // **fix** (SIGCHLD reset at start-up): SIGCHLD is given its default disposition first.
+    // Inherited as SIG_IGN (an init script, a container runtime), it makes the kernel reap the
+    // supervisors behind svscan's back, so none would be restarted; C's signalfd leaves it in
+    // force. The other trapped signals, blocked, are queued whatever their disposition.
     if let Err(e) = sys::default_sigchld().and_then(|()| signals::block()) {
         fatal!(EXIT_SYSTEM, "unable to trap signals: {}", SysErr(e));
     }
@@ -119,8 +120,9 @@ fn startup(config: &Config) -> Svscan {
         console_holder,
         supervise: Supervise::new(&config.supervise, std::env::var_os("PATH").as_deref()),
         spawn_attr,
-        // The first turn reaps too: svscan may have been exec'd (as PID 1, by a stage-1
-        // script) with children already dead, whose SIGCHLD went to the image before.
+        // **fix** (the first turn reaps): svscan may have been exec'd (as PID 1, by a stage-1
+        // script) with children already dead, whose SIGCHLD went to the image before; C's
+        // first turn has nothing to do until some later SIGCHLD.
         pending: Pending {
             reap: true,
             ..Pending::default()

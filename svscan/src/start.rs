@@ -132,8 +132,9 @@ impl Svscan {
                 Ok(pid) => {
                     self.table.set_pid(slot, pid);
                     if let Some(e) = self.table.get_mut(slot) {
-                        // From this spawn, not from the pass's `now` (as C's loop stamp):
-                        // each spawn waits for its child's exec, so a pass that forks many
+                        // **fix** (the throttle counts from each supervisor's own spawn):
+                        // from this spawn, not from the pass's `now` (C's loop stamp). Each
+                        // spawn waits for its child's exec, so a pass that forks many
                         // supervisors takes a while, and the last one would be allowed back
                         // sooner than 1 s after its own start.
                         e.next_start = Instant::now() + RESPAWN_THROTTLE;

@@ -43,10 +43,7 @@ pub fn default_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
-/// Gives SIGCHLD its default disposition. svscan may have been started with it ignored (an
-/// ignored signal stays ignored across exec), and then the kernel reaps children by itself
-/// and sends no SIGCHLD, even while SIGCHLD is blocked into the signalfd: svscan would never
-/// see a supervisor die, nor restart it.
+/// Gives SIGCHLD its default disposition (for the start-up **fix** in `main.rs`).
 ///
 /// # Errors
 /// The errno of `sigaction`.
