@@ -3,9 +3,9 @@
 //! One thread waits on two sources, the signalfd and the control FIFO, with a timeout equal
 //! to the earlier of the scan and start deadlines; with neither pending it sleeps until a
 //! signal or a command arrives (zero wake-ups while idle). Each turn reads every pending
-//! signal, then every control byte, then scans and starts if due (**fix**: C did so only on
-//! turns where the wait timed out), then kills, then reaps. From the first turn on, svscan
-//! must not die: recoverable errors are warnings and timers; the rest is the crash path.
+//! signal, then every control byte, then scans and starts if due (see [`Svscan::turn`]), then
+//! kills, then reaps. From the first turn on, svscan must not die: recoverable errors are
+//! warnings and timers; the rest is the crash path.
 //!
 //! The steps live in their own modules (`scan`, `start`, `reap`, `kill`, `control`,
 //! `signals`, `finish`), each an `impl Svscan` block. New event sources (an inotify watch, an

@@ -43,7 +43,7 @@ pub fn default_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
-/// Gives SIGCHLD its default disposition (for the start-up **fix** in `main.rs`).
+/// Gives SIGCHLD its default disposition (start-up step 5, in `main.rs`).
 ///
 /// # Errors
 /// The errno of `sigaction`.
