@@ -306,6 +306,14 @@ mod tests {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Each error exits 111 with its message.
+    fn assert_system_errors(cases: &[(InitError, &str)]) {
+        for (err, text) in cases {
+            assert_eq!(err.exit_code(), 111, "{text}");
+            assert_eq!(err.to_string(), *text);
+        }
+    }
+
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o7777
     }
@@ -467,10 +475,7 @@ mod tests {
                 "unable to stat .s6-svscan/control: Too many levels of symbolic links",
             ),
         ];
-        for (err, text) in cases {
-            assert_eq!(err.exit_code(), 111, "{text}");
-            assert_eq!(err.to_string(), text);
-        }
+        assert_system_errors(&cases);
     }
 
     // supervise (`supervise`, and `event` through trymkdir): SUPERVISE.md "Start-up" step 4.
@@ -549,10 +554,7 @@ mod tests {
                 "unable to open supervise/control for writing: Permission denied",
             ),
         ];
-        for (err, text) in cases {
-            assert_eq!(err.exit_code(), 111, "{text}");
-            assert_eq!(err.to_string(), text);
-        }
+        assert_system_errors(&cases);
     }
 
     #[test]

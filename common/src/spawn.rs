@@ -131,29 +131,35 @@ mod tests {
     use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::pipe2;
 
-    /// Runs `argv` with its stdout (and the `extra` moves of the same pipe) into a pipe and
-    /// returns what it wrote, once it exited 0.
-    fn output(options: SpawnOptions, argv: &[&CStr], extra: &[RawFd]) -> (Pid, String) {
+    /// Runs the argv and actions that `setup(w)` gives for `w`, the write end of a pipe, and
+    /// returns the child's pid and what it wrote there, once it exited 0.
+    fn run(
+        options: SpawnOptions,
+        setup: impl FnOnce(RawFd) -> (Vec<CString>, Vec<FileAction>),
+    ) -> (Pid, String) {
         let (read, write): (OwnedFd, OwnedFd) = pipe2(OFlag::O_CLOEXEC).unwrap();
-        let mut list = vec![FileAction::Dup2 {
-            from: write.as_raw_fd(),
-            to: 1,
-        }];
-        for &to in extra {
-            list.push(FileAction::Dup2 {
-                from: write.as_raw_fd(),
-                to,
-            });
-        }
+        let (argv, list) = setup(write.as_raw_fd());
+        let argv: Vec<&CStr> = argv.iter().map(CString::as_c_str).collect();
         let actions = FileActions::new(&list).unwrap();
         assert!(actions.is(&list));
         let attr = SpawnAttr::new(options).unwrap();
-        let pid = spawn(&attr, argv[0], argv, Some(&actions)).unwrap();
+        let pid = spawn(&attr, argv[0], &argv, Some(&actions)).unwrap();
         drop(write);
-        drop(actions);
         let out = std::io::read_to_string(std::fs::File::from(read)).unwrap();
         assert_eq!(waitpid(pid, None), Ok(WaitStatus::Exited(pid, 0)));
         (pid, out)
+    }
+
+    /// [`run`] with the pipe as stdout and as each of `extra`.
+    fn output(options: SpawnOptions, argv: &[&CStr], extra: &[RawFd]) -> (Pid, String) {
+        run(options, |w| {
+            let argv = argv.iter().map(|&a| a.to_owned()).collect();
+            let moves = std::iter::once(1)
+                .chain(extra.iter().copied())
+                .map(|to| FileAction::Dup2 { from: w, to })
+                .collect();
+            (argv, moves)
+        })
     }
 
     fn status_field<'a>(status: &'a str, name: &str) -> &'a str {
@@ -208,43 +214,40 @@ mod tests {
 
     #[test]
     fn a_cloexec_fd_moved_onto_its_own_number_is_inherited() {
-        // supervise's notification fd may be any number, the pipe end's own included.
-        let (read, write): (OwnedFd, OwnedFd) = pipe2(OFlag::O_CLOEXEC).unwrap();
-        let fd = write.as_raw_fd();
-        let list = [FileAction::Dup2 { from: fd, to: fd }];
-        let actions = FileActions::new(&list).unwrap();
-        let script = CString::new(format!("echo ready >&{fd}")).unwrap();
-        let argv = [c"/bin/sh", c"-c", script.as_c_str()];
-        let attr = SpawnAttr::new(SpawnOptions::default()).unwrap();
-        let pid = spawn(&attr, argv[0], &argv, Some(&actions)).unwrap();
-        drop(write);
-        let out = std::io::read_to_string(std::fs::File::from(read)).unwrap();
-        assert_eq!(waitpid(pid, None), Ok(WaitStatus::Exited(pid, 0)));
+        // supervise's notification fd may be any number, the pipe end's own included. The
+        // pipe is the child's only way out: its stdout is not moved.
+        let (_, out) = run(SpawnOptions::default(), |w| {
+            let script = CString::new(format!("echo ready >&{w}")).unwrap();
+            let argv = vec![c"/bin/sh".into(), c"-c".into(), script];
+            (argv, vec![FileAction::Dup2 { from: w, to: w }])
+        });
         assert_eq!(out, "ready\n");
     }
 
     #[test]
     fn a_close_action_closes_in_the_child_only() {
-        let (read, write): (OwnedFd, OwnedFd) = pipe2(OFlag::O_CLOEXEC).unwrap();
-        let w = write.as_raw_fd();
-        let list = [
-            FileAction::Dup2 { from: w, to: 1 },
-            FileAction::Dup2 { from: w, to: 7 },
-            FileAction::Close(7),
-        ];
-        let actions = FileActions::new(&list).unwrap();
-        let argv = [
-            c"/bin/sh",
-            c"-c",
-            c"echo out; { echo seven >&7; } 2>/dev/null; true",
-        ];
-        let attr = SpawnAttr::new(SpawnOptions::default()).unwrap();
-        let pid = spawn(&attr, argv[0], &argv, Some(&actions)).unwrap();
-        drop(write);
-        let out = std::io::read_to_string(std::fs::File::from(read)).unwrap();
-        assert_eq!(waitpid(pid, None), Ok(WaitStatus::Exited(pid, 0)));
+        let script = c"echo out; { echo seven >&7; } 2>/dev/null; true";
+        let (_, out) = run(SpawnOptions::default(), |w| {
+            let argv = vec![c"/bin/sh".into(), c"-c".into(), script.into()];
+            let actions = vec![
+                FileAction::Dup2 { from: w, to: 1 },
+                FileAction::Dup2 { from: w, to: 7 },
+                FileAction::Close(7),
+            ];
+            (argv, actions)
+        });
         assert_eq!(out, "out\n");
-        assert!(!actions.is(&list[..2]));
+    }
+
+    #[test]
+    fn file_actions_are_the_same_only_for_the_same_list_in_the_same_order() {
+        let a = FileAction::Dup2 { from: 5, to: 1 };
+        let b = FileAction::Dup2 { from: 6, to: 0 };
+        let actions = FileActions::new(&[a, b]).unwrap();
+        assert!(actions.is(&[a, b]));
+        assert!(!actions.is(&[b, a]));
+        assert!(!actions.is(&[a]));
+        assert!(!actions.is(&[a, b, FileAction::Close(5)]));
     }
 
     #[test]
