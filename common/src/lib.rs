@@ -12,6 +12,7 @@ pub mod ctldir;
 pub mod diag;
 pub mod protocol;
 pub mod sig;
+pub mod status;
 pub mod tai;
 
 /// Exit code for a usage error or a permanent failure (skalibs convention).
