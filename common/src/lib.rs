@@ -6,11 +6,17 @@
 //! and of skalibs' `strerr`. It is not a place for svscan's own logic: the scanner, the table
 //! and the event loop live in the `svscan` crate. Errors are typed (an enum with `Display` and
 //! an exit code); the binaries decide how to die.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod ctldir;
 pub mod diag;
+pub mod ftrig;
 pub mod protocol;
+pub mod sig;
+pub mod status;
+#[allow(unsafe_code)]
+mod sys;
+pub mod tai;
 
 /// Exit code for a usage error or a permanent failure (skalibs convention).
 pub const EXIT_USAGE: i32 = 100;
