@@ -1,8 +1,10 @@
 //! What two or more of the programs share, and nothing else, as s6's `libs6` is for its
 //! programs: the control FIFOs and their writer ([`control`], `s6_svc_writectl`), the
-//! control-directory maker of svscan and supervise ([`ctldir`]), one POSIX getopt
-//! ([`getopt`]), the daemons' record locks ([`lock`]),
-//! `posix_spawn` with an empty mask and default dispositions ([`spawn`]), and s6-style diagnostics with their exit codes ([`diag`], skalibs' `strerr`).
+//! control-directory maker of svscan and supervise ([`ctldir`]), the daemons' record locks
+//! ([`lock`]), `posix_spawn` with an empty mask and default dispositions ([`spawn`]), one
+//! POSIX getopt ([`getopt`]), s6-style diagnostics with their exit codes ([`diag`], skalibs'
+//! `strerr`), and the formats supervise shares with its clients: TAI64N stamps ([`tai`]), the
+//! status file ([`status`]), the ftrig fifodir ([`ftrig`]) and the signal names ([`sig`]).
 //!
 //! It is not a place for one program's logic: svscan's scanner, table and loop live in the
 //! `svscan` crate. Errors are typed (an enum with `Display` and an exit code); the binaries
@@ -14,11 +16,15 @@ use std::ffi::CStr;
 pub mod control;
 pub mod ctldir;
 pub mod diag;
+pub mod ftrig;
 pub mod getopt;
 pub mod lock;
+pub mod sig;
 pub mod spawn;
+pub mod status;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod tai;
 
 /// Exit code for a usage error or a permanent failure (skalibs convention).
 pub const EXIT_USAGE: i32 = 100;

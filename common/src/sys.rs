@@ -1,10 +1,11 @@
 //! Every `unsafe` of `common`, each wrapped once behind a safe function: the `posix_spawn`
 //! call with a caller-owned argv array (see [`crate::spawn`]), the C library's error text
-//! (`strerror_r`), and the checks on raw descriptor numbers that no owned type can express.
-//! Other crates call these; each block says why it is sound.
+//! (`strerror_r`), `getdents64` into a stack buffer (for [`crate::ftrig`]), and the checks on
+//! raw descriptor numbers that no owned type can express. Other crates call these; each
+//! block says why it is sound.
 
 use std::ffi::{CStr, c_char};
-use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, RawFd};
 use std::ptr;
 
 use nix::errno::Errno;
@@ -125,4 +126,23 @@ pub fn strerror(errno: Errno, buf: &mut [u8; STRERROR_MAX]) -> &str {
         Ok(s) => s,
         Err(e) => std::str::from_utf8(&text[..e.valid_up_to()]).unwrap_or_default(),
     }
+}
+
+/// Fills `buf` with `linux_dirent64` records of the open directory `dir` (getdents64(2)) and
+/// returns how many bytes it filled, 0 at the end of the directory. nix's `Dir` copies every
+/// name into a `CString`; the ftrig publisher runs in supervise's steady state and must not
+/// allocate, so it reads the records itself into a stack buffer.
+pub fn getdents64(dir: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is writable memory of `buf.len()` bytes, exclusively borrowed for the call,
+    // and the kernel writes at most that many bytes into it; `dir` is an open descriptor
+    // borrowed for the call. The result is either -1 (errno set) or a byte count ≤ buf.len().
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            dir.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    Errno::result(r).map(|n| n as usize)
 }
