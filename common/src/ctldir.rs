@@ -297,15 +297,6 @@ mod tests {
 
     use crate::lock::tests::lock_as_another_process;
 
-    /// The umask is per process and the tests run in threads: every test here takes this
-    /// first, so that none sees another's umask.
-    fn serial() -> std::sync::MutexGuard<'static, ()> {
-        static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        UMASK
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Each error exits 111 with its message.
     fn assert_system_errors(cases: &[(InitError, &str)]) {
         for (err, text) in cases {
@@ -330,7 +321,7 @@ mod tests {
 
     #[test]
     fn svscan_creates_the_dir_0700_the_lock_0600_and_the_fifo_0600_whatever_the_umask() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let _ctl = under_umask(0o277, || init_control_dir(dir.path(), &SVSCAN)).unwrap();
         assert_eq!(mode(&dir.path().join(CONTROL_DIR)), 0o700);
@@ -346,7 +337,7 @@ mod tests {
 
     #[test]
     fn the_umask_is_restored() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let after = under_umask(0o027, || {
             let _ = init_control_dir(dir.path(), &SVSCAN);
@@ -358,7 +349,7 @@ mod tests {
 
     #[test]
     fn every_fd_is_cloexec_and_the_reader_is_non_blocking() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let ctl = init_control_dir(dir.path(), &SVSCAN).unwrap();
         for fd in [&ctl.lock, &ctl.control, &ctl.control_writer] {
@@ -375,7 +366,7 @@ mod tests {
 
     #[test]
     fn an_existing_control_dir_and_fifo_are_reused() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         drop(init_control_dir(dir.path(), &SVSCAN).unwrap());
         let again = init_control_dir(dir.path(), &SVSCAN);
@@ -384,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_control_dir_that_is_a_file_is_refused_with_100() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(CONTROL_DIR), b"").unwrap();
         let err = init_control_dir(dir.path(), &SVSCAN).unwrap_err();
@@ -395,7 +386,7 @@ mod tests {
 
     #[test]
     fn a_dangling_control_dir_symlink_is_a_stat_error_for_svscan() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         symlink("/nonexistent-target", dir.path().join(CONTROL_DIR)).unwrap();
         let err = init_control_dir(dir.path(), &SVSCAN).unwrap_err();
@@ -409,7 +400,7 @@ mod tests {
 
     #[test]
     fn a_control_that_is_not_a_fifo_is_refused_with_100() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join(CONTROL_DIR)).unwrap();
         fs::write(dir.path().join(CONTROL_FIFO), b"").unwrap();
@@ -421,7 +412,7 @@ mod tests {
 
     #[test]
     fn a_missing_scandir_is_a_mkdir_error() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let err = init_control_dir(&dir.path().join("nope"), &SVSCAN).unwrap_err();
         assert_eq!(err, InitError::Mkdir(CONTROL_DIR.into(), Errno::ENOENT));
@@ -434,7 +425,7 @@ mod tests {
 
     #[test]
     fn a_lock_held_elsewhere_means_another_svscan_is_running() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         drop(init_control_dir(dir.path(), &SVSCAN).unwrap());
         let _holder = lock_as_another_process(&dir.path().join(LOCK_FILE));
@@ -448,7 +439,7 @@ mod tests {
 
     #[test]
     fn the_messages_match_s6_svscan() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let cases = [
             (
                 InitError::OpenForReading(CONTROL_FIFO, Errno::EACCES),
@@ -482,7 +473,7 @@ mod tests {
 
     #[test]
     fn supervise_creates_the_dir_0700_the_lock_0644_and_the_fifo_0600_whatever_the_umask() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let _ctl = under_umask(0o277, || init_control_dir(dir.path(), &SUPERVISE)).unwrap();
         assert_eq!(mode(&dir.path().join("supervise")), 0o700);
@@ -494,7 +485,7 @@ mod tests {
 
     #[test]
     fn supervise_keeps_the_mode_of_an_existing_fifo() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         // s6-svperms may have changed it.
         let dir = tempfile::tempdir().unwrap();
         drop(init_control_dir(dir.path(), &SUPERVISE).unwrap());
@@ -506,7 +497,7 @@ mod tests {
 
     #[test]
     fn a_lock_held_elsewhere_means_another_supervise_is_running() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         drop(init_control_dir(dir.path(), &SUPERVISE).unwrap());
         let _holder = lock_as_another_process(&dir.path().join("supervise/lock"));
@@ -521,7 +512,7 @@ mod tests {
 
     #[test]
     fn supervise_messages_name_supervise() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("supervise")).unwrap();
         fs::write(dir.path().join("supervise/control"), b"").unwrap();
@@ -559,7 +550,7 @@ mod tests {
 
     #[test]
     fn supervise_follows_a_dangling_supervise_symlink_and_creates_its_target() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let tmpfs = tempfile::tempdir().unwrap();
         let target = tmpfs.path().join("svc-supervise");
@@ -574,7 +565,7 @@ mod tests {
 
     #[test]
     fn trymkdir_creates_a_missing_directory_0700_whatever_the_umask() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let made = under_umask(0o277, || trymkdir(dir.path(), "event"));
         assert_eq!(made, Ok(Made::Created));
@@ -583,7 +574,7 @@ mod tests {
 
     #[test]
     fn trymkdir_uses_an_existing_directory_as_it_is() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let event = dir.path().join("event");
         fs::create_dir(&event).unwrap();
@@ -594,7 +585,7 @@ mod tests {
 
     #[test]
     fn trymkdir_refuses_a_file_with_100() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("event"), b"").unwrap();
         let err = trymkdir(dir.path(), "event").unwrap_err();
@@ -605,7 +596,7 @@ mod tests {
 
     #[test]
     fn trymkdir_creates_the_target_of_a_dangling_symlink_relative_to_the_base() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         symlink("real-event", dir.path().join("event")).unwrap();
         assert_eq!(trymkdir(dir.path(), "event"), Ok(Made::Created));
@@ -614,7 +605,7 @@ mod tests {
 
     #[test]
     fn trymkdir_uses_the_existing_directory_a_symlink_points_to() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         // **fix** (no upstream fix): C dies `unable to mkdir TARGET: File exists` (111).
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("real-event")).unwrap();
@@ -624,7 +615,7 @@ mod tests {
 
     #[test]
     fn trymkdir_refuses_a_symlink_to_a_file_with_100() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("file"), b"").unwrap();
         symlink("file", dir.path().join("supervise")).unwrap();
@@ -636,7 +627,7 @@ mod tests {
 
     #[test]
     fn trymkdir_reports_a_target_it_cannot_make_by_the_target_name() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         symlink("missing/parent", dir.path().join("supervise")).unwrap();
         let err = trymkdir(dir.path(), "supervise").unwrap_err();
@@ -653,7 +644,7 @@ mod tests {
 
     #[test]
     fn trymkdir_refuses_a_symlink_target_of_512_bytes_or_more() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let long = "x/".repeat(255) + "xy"; // 512 bytes
         symlink(&long, dir.path().join("supervise")).unwrap();
@@ -673,7 +664,7 @@ mod tests {
 
     #[test]
     fn trymkdir_in_a_missing_base_is_a_mkdir_error() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         let err = trymkdir(&dir.path().join("nope"), "event").unwrap_err();
         assert_eq!(err, InitError::Mkdir("event".into(), Errno::ENOENT));
@@ -686,7 +677,7 @@ mod tests {
 
     #[test]
     fn trymkdir_messages_for_stat_and_readlink_failures() {
-        let _serial = serial();
+        let _serial = crate::umask_serial();
         // A readlink error other than EINVAL is reported as the mkdir's EEXIST, as C does.
         assert_eq!(
             InitError::Mkdir("supervise".into(), Errno::EEXIST).to_string(),

@@ -47,3 +47,13 @@ pub const SIGNAL_PROG_PREFIX: &str = ".s6-svscan/SIG";
 
 /// supervise's control directory, relative to the service directory (`S6_SUPERVISE_CTLDIR`).
 pub const SUPERVISE_DIR: &str = "supervise";
+
+/// The umask is per process and unit tests run in threads: every test that sets it (through
+/// [`ctldir`], which works under umask 0) or depends on it takes this lock first.
+#[cfg(test)]
+pub(crate) fn umask_serial() -> std::sync::MutexGuard<'static, ()> {
+    static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    UMASK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -351,6 +351,7 @@ mod tests {
 
     #[test]
     fn the_new_file_is_created_0666_minus_umask() {
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("supervise")).unwrap();
         sample().write(dir.path()).unwrap();
