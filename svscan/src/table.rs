@@ -14,7 +14,6 @@ use std::time::Instant;
 use nix::unistd::Pid;
 
 use crate::index::{SlotIndex, mix};
-use common::spawn::FileActions;
 
 /// A slot number in the table.
 pub type Slot = u32;
@@ -64,10 +63,6 @@ pub struct Entry {
     pub seen: bool,
     /// Created under the top-level name `s6-svscan-log`: the catch-all logger.
     pub special: bool,
-    /// The fd moves of the last start, kept for the next one (see `start.rs`). Boxed: only
-    /// paired and catch-all entries have any, and inline they would double every slot of the
-    /// slab (104 of an entry's 192 bytes).
-    pub spawn_actions: Option<Box<FileActions>>,
 }
 
 /// A name in the table's store: `len` bytes at `at`, then a NUL.
@@ -102,7 +97,6 @@ impl Entry {
             active: false,
             seen: false,
             special: false,
-            spawn_actions: None,
         }
     }
 
@@ -409,10 +403,10 @@ impl Table {
             .filter_map(|(i, e)| Some((Slot::try_from(i).ok()?, e.as_ref()?)))
     }
 
-    /// The entry of `slot`, mutably, with its name as given to `s6-supervise` (`NAME` or
-    /// `NAME/log`).
-    pub fn get_mut_named(&mut self, slot: Slot) -> Option<(&mut Entry, &CStr)> {
-        let e = self.slots.get_mut(slot as usize)?.as_mut()?;
+    /// The entry of `slot` with its name as given to `s6-supervise` (`NAME` or `NAME/log`).
+    #[must_use]
+    pub fn get_named(&self, slot: Slot) -> Option<(&Entry, &CStr)> {
+        let e = self.slots.get(slot as usize)?.as_ref()?;
         let name = self
             .names
             .get(e.name.at as usize..)
@@ -505,14 +499,14 @@ mod tests {
         let b = t.insert(entry(2), b"b").unwrap();
         assert!(!t.get(a).unwrap().is_logger());
         t.set_name(a, b"other/log");
-        assert_eq!(t.get_mut_named(a).unwrap().1.to_bytes(), b"other/log");
+        assert_eq!(t.get_named(a).unwrap().1.to_bytes(), b"other/log");
         assert!(t.get(a).unwrap().is_logger());
         t.set_name(a, b"ab");
         assert_eq!(t.name_bytes(a), b"ab");
         assert!(!t.get(a).unwrap().is_logger());
         t.get_mut(a).unwrap().special = true;
         assert!(t.get(a).unwrap().is_logger());
-        assert_eq!(t.get_mut_named(b).unwrap().1.to_bytes(), b"b");
+        assert_eq!(t.get_named(b).unwrap().1.to_bytes(), b"b");
     }
 
     #[test]
@@ -537,7 +531,7 @@ mod tests {
         }
         for (i, &s) in slots.iter().enumerate().skip(40) {
             assert_eq!(
-                t.get_mut_named(s).unwrap().1.to_bytes(),
+                t.get_named(s).unwrap().1.to_bytes(),
                 format!("{}-renamed", long(i)).as_bytes()
             );
         }
