@@ -19,6 +19,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signalfd::SignalFd;
 
+use crate::scan::ScanState;
 use crate::start::Supervise;
 use common::spawn::SpawnAttr;
 
@@ -61,8 +62,8 @@ pub struct Svscan {
     pub start_deadline: Option<Instant>,
     /// A catch-all logger `s6-svscan-log` was created during this run.
     pub special_created: bool,
-    /// Scratch buffer for `NAME/log`, reused by every scan.
-    pub log_name: Vec<u8>,
+    /// What the scanner keeps between scans.
+    pub scan: ScanState,
     pub signals: SignalFd,
     /// The control FIFO, lock and kept writer: held for svscan's whole life.
     pub control: ControlDir,
@@ -187,7 +188,7 @@ mod tests {
             scan_deadline: None,
             start_deadline: None,
             special_created: false,
-            log_name: Vec::new(),
+            scan: ScanState::default(),
             signals: crate::signals::open_signalfd().unwrap(),
             control: common::ctldir::init_control_dir(dir, &common::ctldir::SVSCAN).unwrap(),
         }
@@ -205,7 +206,7 @@ mod tests {
             .table
             .insert(Entry::new(DevIno { dev: 1, ino: 1 }, past), b"svc")
             .unwrap();
-        sv.table.get_mut(slot).unwrap().active = true;
+        sv.table.get_mut(slot).unwrap().set_active(true);
         sv.start_deadline = Some(past);
         // `n` (kill inactive: there are none): a command that neither scans (which would
         // read the test's cwd) nor reaps (which could collect the child before the test).
@@ -216,7 +217,7 @@ mod tests {
             control: true,
         });
 
-        let pid = sv.table.get(slot).unwrap().pid;
+        let pid = sv.table.get(slot).unwrap().pid();
         let pid = pid.expect("the supervisor was started on a busy turn");
         assert!(matches!(waitpid(pid, None), Ok(WaitStatus::Exited(..))));
         let mut left = [0u8; 1];

@@ -27,7 +27,7 @@ impl Svscan {
                 continue;
             };
             match self.table.get(slot) {
-                Some(e) if e.active => earliest(&mut self.start_deadline, e.next_start),
+                Some(e) if e.active() => earliest(&mut self.start_deadline, e.next_start()),
                 Some(_) => {
                     self.table.remove(slot);
                 }

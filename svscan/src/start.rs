@@ -126,11 +126,11 @@ impl Svscan {
             let Some(e) = self.table.get(slot) else {
                 continue;
             };
-            if !e.active || e.pid.is_some() {
+            if !e.active() || e.pid().is_some() {
                 continue;
             }
-            if e.next_start > now {
-                earliest(&mut self.start_deadline, e.next_start);
+            if e.next_start() > now {
+                earliest(&mut self.start_deadline, e.next_start());
                 continue;
             }
             match self.spawn_supervisor(slot) {
@@ -142,7 +142,7 @@ impl Svscan {
                         // spawn waits for its child's exec, so a pass that forks many
                         // supervisors takes a while, and the last one would be allowed back
                         // sooner than 1 s after its own start.
-                        e.next_start = Instant::now() + RESPAWN_THROTTLE;
+                        e.set_next_start(Instant::now() + RESPAWN_THROTTLE);
                     }
                 }
                 Err(err) => {
@@ -165,14 +165,14 @@ impl Svscan {
         };
         let argv = [SUPERVISE_ARGV0, name];
         let mut moves = [None; 3];
-        if let Some(link) = &e.link {
-            let target = match link.role {
+        if let (Some(role), Some(end)) = (e.role(), e.pipe_end()) {
+            let target = match role {
                 Role::Service => 1,
                 Role::Logger => 0,
             };
-            moves[target] = Some(link.end.as_fd());
+            moves[target] = Some(end);
         }
-        if e.special
+        if e.special()
             && let Some(holder) = &self.console_holder
         {
             moves[2] = Some(holder.as_fd());
