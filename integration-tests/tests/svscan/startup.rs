@@ -49,7 +49,10 @@ fn svscan_writes_the_readiness_newline_once_its_control_fifo_exists() {
     // An empty scan dir starts nothing.
     assert!(sv.events().is_empty());
     sv.ctl("z");
+    // A barrier: svscan has read the `z` (and the `a` after it) by the time the probe runs.
+    sv.rescan("probe");
     assert!(procfs::is_alive(sv.pid()));
+    assert_eq!(sv.stderr(), "", "z is a command, not an unknown byte");
 }
 
 /// "if it exists it must be a directory (else fatal 100 `.s6-svscan exists and is not a
