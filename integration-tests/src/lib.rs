@@ -58,6 +58,8 @@
 //! - [`program::run`]: a program run to its end within a deadline, its output kept.
 //! - [`process::Guard`]: any other process a test starts: in a process group of its own,
 //!   its whole tree killed by pid and reaped on drop, even when the test panics.
+//! - [`user::Uid::claim`]: a uid no process uses and no concurrent scenario holds (per-user
+//!   limits such as RLIMIT_NPROC count every process of the uid).
 //! - [`poll_until`]`(deadline, f)`: the one wait; [`wait_until`] panics at the deadline.
 //!
 //! # Writing an svscan scenario

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use integration_tests::program::run;
 use integration_tests::suite::Scenario;
-use integration_tests::user::as_user;
+use integration_tests::user::{Uid, as_user};
 use integration_tests::{
     DEADLINE, EARLY_SLACK, Events, Fixture, Implementation, LATE_SLACK, Outcome, Skip, Svscan,
     implementation, now_mono_ns, ours_only, procfs, scenario, signal_pid, under_test, user,
@@ -102,9 +102,11 @@ fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() -> Out
             "the harness cannot start the C s6-svscan as another user",
         ));
     }
-    // A user no other process has, whichever tests run at the same time: the limit counts
-    // the processes of svscan's real user.
-    let uid = 200_000 + std::process::id();
+    // A user no other process has, whichever tests (or copies of the suite) run at the same
+    // time: the limit counts the processes of svscan's real user. Released last, once the
+    // guard has killed everything that ran as it.
+    let user = Uid::claim();
+    let uid = user.get();
     let fx = Fixture::new();
     fx.service("a");
     for path in [fx.tmp(), fx.scandir(), &fx.path("a"), fx.events_path()] {

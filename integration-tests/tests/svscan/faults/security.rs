@@ -9,14 +9,11 @@ use std::process::Command;
 
 use integration_tests::program::{Ran, run};
 use integration_tests::suite::{Scenario, optional};
-use integration_tests::user::as_user;
+use integration_tests::user::{Uid, as_user};
 use integration_tests::{
     DEADLINE, Fixture, Outcome, binary, procfs, real_s6, scenario, signal_pid, under_test, user,
 };
 use nix::sys::signal::Signal;
-
-/// The unprivileged user the scenarios act as.
-const NOBODY: u32 = 65534;
 
 pub const SCENARIOS: &[Scenario] = &[
     scenario!(another_user_cannot_send_commands),
@@ -29,13 +26,14 @@ fn chmod(path: &Path, mode: u32) {
 }
 
 /// The control FIFO is mode 0600 in a 0700 directory (see "Start-up"): a user other than
-/// svscan's cannot send commands. Our svscanctl and Debian's s6-svscanctl, run as `nobody`
-/// with every directory above `.s6-svscan` open to them, fail with exit 111 and "Permission
+/// svscan's cannot send commands. Our svscanctl and Debian's s6-svscanctl, run as another
+/// user (one of the scenario's own) with every directory above `.s6-svscan` open to them, fail with exit 111 and "Permission
 /// denied" (svscanctl's table: "any other error (e.g. EACCES on the control open itself)"),
 /// and svscan receives nothing: a byte written afterwards by root is the first it reads, and
 /// its supervisor was never signalled.
 fn another_user_cannot_send_commands() -> Outcome {
     user::root()?;
+    let other = Uid::claim();
     let fx = Fixture::new();
     fx.service("a");
     chmod(fx.tmp(), 0o755);
@@ -50,14 +48,14 @@ fn another_user_cannot_send_commands() -> Outcome {
     clients.extend(optional(real_s6("s6-svscanctl")).map(|p| ("s6-svscanctl", p)));
     for (name, program) in clients {
         let ran = run(
-            as_user(NOBODY).arg(&program).args(["-t", &scandir]),
+            as_user(other.get()).arg(&program).args(["-t", &scandir]),
             DEADLINE,
         );
         let expected = Ran::exited(
             111,
             format!("{name}: fatal: unable to control {scandir}: Permission denied\n"),
         );
-        assert_eq!(ran, expected, "{name} as nobody");
+        assert_eq!(ran, expected, "{name} as uid {}", other.get());
     }
     // FIFO order: a byte sent now is read after anything the clients could have sent.
     sv.ctl("x");
