@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use common::ctldir::{InitError, init_control_dir};
+use common::ctldir::{InitError, SVSCAN, init_control_dir};
 use integration_tests::program::{Ran, run};
 use integration_tests::suite::Scenario;
 use integration_tests::{
@@ -87,7 +87,7 @@ fn a_control_that_is_not_a_fifo_is_refused() {
 /// it.
 fn a_second_instance_exits_100() {
     let fx = Fixture::new();
-    let _held = init_control_dir(fx.scandir()).unwrap();
+    let _held = init_control_dir(fx.scandir(), &SVSCAN).unwrap();
     fails_on(
         &fx,
         100,
@@ -101,7 +101,7 @@ fn a_second_instance_exits_100() {
 fn the_real_s6_svscan_refuses_a_scandir_locked_by_init_control_dir() -> Outcome {
     let s6_svscan = real_s6("s6-svscan")?;
     let fx = Fixture::new();
-    let _ctl = init_control_dir(fx.scandir()).unwrap();
+    let _ctl = init_control_dir(fx.scandir(), &SVSCAN).unwrap();
     let ran = run(Command::new(&s6_svscan).arg(fx.scandir()), DEADLINE);
     assert_eq!(
         ran,
@@ -118,8 +118,8 @@ fn the_real_s6_svscan_refuses_a_scandir_locked_by_init_control_dir() -> Outcome 
 fn init_control_dir_sees_the_lock_of_a_running_real_s6_svscan() -> Outcome {
     let fx = Fixture::new();
     let _svscan = fx.real_svscan()?.start();
-    let err = init_control_dir(fx.scandir()).unwrap_err();
-    assert_eq!(err, InitError::AlreadyRunning);
+    let err = init_control_dir(fx.scandir(), &SVSCAN).unwrap_err();
+    assert_eq!(err, InitError::AlreadyRunning(SVSCAN.already_running));
     Ok(())
 }
 
