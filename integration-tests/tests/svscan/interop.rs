@@ -27,27 +27,15 @@ pub const SCENARIOS: &[Scenario] = &[
 fn real_s6_supervise_runs_the_service_and_t_brings_it_down() -> Outcome {
     let supervise = real_s6("s6-supervise")?;
     let fx = Fixture::new();
-    fx.script("a/run", "#!/bin/sh\nexec sleep 1000\n");
+    sleeper(&fx, "a");
     let mut sv = fx.svscan().supervise(&supervise).start();
-    let svscan = sv.pid();
-    let mut service = None;
-    sv.wait_until("a's run script running under svscan", DEADLINE, |_| {
-        service = procfs::descendants(svscan)
-            .into_iter()
-            .map(|(p, _)| p)
-            .find(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.starts_with("sleep\0"))
-            });
-        service.is_some()
-    });
+    let service = wait_sleeper(&mut sv, "a");
     assert!(
         fx.path("a/supervise/status").is_file(),
         "s6-supervise keeps its state in a/supervise"
     );
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
-    let service = service.unwrap();
     sv.wait_until("the service to be gone", DEADLINE, |_| {
         !procfs::is_alive(service)
     });
@@ -59,21 +47,10 @@ fn real_s6_supervise_runs_the_service_and_t_brings_it_down() -> Outcome {
 fn dropping_the_guard_kills_a_service_outside_svscans_process_group() -> Outcome {
     let supervise = real_s6("s6-supervise")?;
     let fx = Fixture::new();
-    fx.script("a/run", "#!/bin/sh\nexec sleep 1000\n");
+    sleeper(&fx, "a");
     let mut sv = fx.svscan().supervise(&supervise).start();
+    let service = wait_sleeper(&mut sv, "a");
     let svscan = sv.pid();
-    let mut service = None;
-    sv.wait_until("a's run script running under svscan", DEADLINE, |_| {
-        service = procfs::descendants(svscan)
-            .into_iter()
-            .map(|(p, _)| p)
-            .find(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.starts_with("sleep\0"))
-            });
-        service.is_some()
-    });
-    let service = service.unwrap();
     let pgid = std::fs::read_to_string(format!("/proc/{service}/stat")).unwrap();
     assert_ne!(
         pgid.rsplit(')').next().unwrap().split_whitespace().nth(2),

@@ -80,6 +80,23 @@ fn wait_warnings(sv: &mut Svscan<'_>, text: &str, n: usize, within: std::time::D
     now_mono_ns()
 }
 
+/// svscan on `fx` with a service `a`, once `a` runs: svscan and a's pid.
+fn start_a(fx: &Fixture) -> (Svscan<'_>, i32) {
+    fx.service("a");
+    let mut sv = fx.start();
+    let a = sv
+        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
+        .pid_of("a")
+        .unwrap();
+    (sv, a)
+}
+
+/// The fd numbers `pid` does not use, lowest first (the first ones an open would take).
+fn free_fds(pid: i32) -> impl Iterator<Item = i32> {
+    let open: Vec<i32> = procfs::fds(pid).into_iter().map(|(fd, _)| fd).collect();
+    (0..).filter(move |fd| !open.contains(fd))
+}
+
 fn chown_to(path: &Path, uid: u32) {
     chown(path, Some(uid), Some(uid)).unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
 }
@@ -216,18 +233,9 @@ fn pipe_failures_under_rlimit_nofile_are_retried_every_3_s_and_recover() -> Outc
     // on a timer but words the warning `unable to pipecoe: ERR`.
     ours_only("fix: C 2.12 retries a failed pipe at once; 2.11 words the warning otherwise")?;
     let fx = Fixture::new();
-    fx.service("a");
-    let mut sv = fx.start();
+    let (mut sv, a) = start_a(&fx);
     let svscan = sv.pid();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
-    let open: Vec<i32> = procfs::fds(svscan).into_iter().map(|(fd, _)| fd).collect();
-    let limit = (0..)
-        .filter(|fd| !open.contains(fd))
-        .nth(1)
-        .expect("a second free fd number");
+    let limit = free_fds(svscan).nth(1).expect("a second free fd number");
     let original = soft_limit(svscan, "Max open files");
     set_soft_limit(svscan, 0, "nofile", &limit.to_string());
 
@@ -279,17 +287,9 @@ fn pipe_failures_under_rlimit_nofile_are_retried_every_3_s_and_recover() -> Outc
 /// libraries.)
 fn with_no_fd_free_the_scan_is_retried_after_5_s() {
     let fx = Fixture::new();
-    fx.service("a");
-    let mut sv = fx.start();
+    let (mut sv, a) = start_a(&fx);
     let svscan = sv.pid();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
-    let open: Vec<i32> = procfs::fds(svscan).into_iter().map(|(fd, _)| fd).collect();
-    let limit = (0..)
-        .find(|fd| !open.contains(fd))
-        .expect("a free fd number");
+    let limit = free_fds(svscan).next().expect("a free fd number");
     let original = soft_limit(svscan, "Max open files");
     set_soft_limit(svscan, 0, "nofile", &limit.to_string());
 
