@@ -611,6 +611,18 @@ impl Svscan<'_> {
         self.log.events()
     }
 
+    /// Waits until a supervisor named `name` has started, and returns the pid of the last.
+    ///
+    /// # Panics
+    /// If none starts within [`DEADLINE`].
+    pub fn wait_started(&mut self, name: &str) -> i32 {
+        self.wait_for(&format!("{name} started"), DEADLINE, |e| {
+            e.pid_of(name).is_some()
+        })
+        .pid_of(name)
+        .expect("a start record")
+    }
+
     /// Whether `done` comes to hold for the records within `within` (for a scenario that
     /// must tell another implementation's failure from ours without failing on it).
     pub fn holds_within(&mut self, within: Duration, done: impl FnMut(&Events) -> bool) -> bool {

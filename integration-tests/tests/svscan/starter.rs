@@ -79,10 +79,7 @@ fn unlogged_service_writes_to_svscans_stdout() {
     let fx = Fixture::new();
     fx.service("b");
     let mut sv = fx.start();
-    let pid = sv
-        .wait_for("b started", DEADLINE, |e| e.pid_of("b").is_some())
-        .pid_of("b")
-        .unwrap();
+    let pid = sv.wait_started("b");
     let greeting = Events::greeting("b", pid);
     sv.wait_until("b's greeting on svscan's stdout", DEADLINE, |sv| {
         sv.stdout().contains(&greeting)

@@ -131,10 +131,7 @@ fn svscan_started_with_sigchld_ignored_still_restarts_dead_supervisors() -> Outc
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.svscan().start_ignoring(&[Signal::SIGCHLD]);
-    let first = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
+    let first = sv.wait_started("a");
     signal_pid(first, Signal::SIGTERM);
     let restarted = sv.holds_within(DEADLINE, |e| e.starts("a").len() >= 2);
     if implementation() == Implementation::C && !restarted {
@@ -175,10 +172,7 @@ fn modes_and_umasks_under(mask: u32) -> ([u32; 3], [Option<u32>; 2]) {
     fx.service("a");
     let script = format!(r#"umask {mask:03o}; exec "$0" "$@""#);
     let mut sv = fx.svscan().start_wrapped(&["sh", "-c", &script]);
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
+    let a = sv.wait_started("a");
     let modes = [
         mode(&fx.path(".s6-svscan")),
         mode(&fx.path(".s6-svscan/lock")),

@@ -84,10 +84,7 @@ fn wait_warnings(sv: &mut Svscan<'_>, text: &str, n: usize, within: std::time::D
 fn start_a(fx: &Fixture) -> (Svscan<'_>, i32) {
     fx.service("a");
     let mut sv = fx.start();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
+    let a = sv.wait_started("a");
     (sv, a)
 }
 
@@ -135,10 +132,7 @@ fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() -> Out
         .collect();
     let mut sv = fx.svscan().start_wrapped(&user);
     let svscan = sv.pid();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
+    let a = sv.wait_started("a");
     let status = std::fs::read_to_string(format!("/proc/{svscan}/status")).unwrap_or_default();
     assert!(
         status.lines().any(|l| l

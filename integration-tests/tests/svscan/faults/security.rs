@@ -39,10 +39,7 @@ fn another_user_cannot_send_commands() -> Outcome {
     chmod(fx.tmp(), 0o755);
     chmod(fx.scandir(), 0o755);
     let mut sv = fx.start();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
+    let a = sv.wait_started("a");
     let scandir = fx.scandir().display().to_string();
     let mut clients = vec![("svscanctl", binary("svscanctl"))];
     clients.extend(optional(real_s6("s6-svscanctl")).map(|p| ("s6-svscanctl", p)));
@@ -85,10 +82,7 @@ fn a_second_instance_exits_100_and_the_first_keeps_supervising() {
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
+    let a = sv.wait_started("a");
     let mut seconds = vec![("svscan", binary("svscan"))];
     seconds.extend(optional(real_s6("s6-svscan")).map(|p| ("s6-svscan", p)));
     for (name, program) in seconds {
