@@ -189,6 +189,7 @@ fn depinfo_sources(text: &str) -> Vec<PathBuf> {
 ///
 /// # Errors
 /// A [`Skip::missing`] when it is not installed (which fails the scenario under CI).
+#[track_caller]
 pub fn real_s6(program: &str) -> Result<PathBuf, Skip> {
     let path = Path::new("/usr/bin").join(program);
     if path.is_file() {
@@ -222,6 +223,7 @@ pub fn reference_dir() -> PathBuf {
 ///
 /// # Errors
 /// A [`Skip::missing`] when it is not built (which fails the scenario under CI).
+#[track_caller]
 pub fn reference(program: &str) -> Result<PathBuf, Skip> {
     let path = reference_dir().join("bin").join(program);
     if path.is_file() {

@@ -401,6 +401,7 @@ impl Fixture {
     ///
     /// # Errors
     /// A [`Skip::missing`] when Debian's s6 is not installed.
+    #[track_caller]
     pub fn real_svscan(&self) -> Result<Launch<'_>, Skip> {
         let under = UnderTest {
             path: real_s6("s6-svscan")?,

@@ -22,6 +22,7 @@ pub const UNSHARE_PID: [&str; 4] = ["unshare", "--pid", "--fork", "--mount-proc"
 ///
 /// # Errors
 /// A [`Skip::missing`] when it does not (a failure under CI, which runs as root).
+#[track_caller]
 pub fn available() -> Outcome {
     let ok = Command::new(UNSHARE_PID[0])
         .args(&UNSHARE_PID[1..])

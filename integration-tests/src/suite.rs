@@ -66,6 +66,7 @@ impl Skip {
     /// Under CI (`CI` set), which must provide everything a scenario needs: the scenario
     /// fails there instead, whether or not the caller propagates the skip.
     #[must_use]
+    #[track_caller]
     pub fn missing(what: impl Into<String>) -> Skip {
         let reason = what.into();
         assert!(
@@ -442,8 +443,9 @@ fn print_skipped() {
     } else {
         format!(", and {parts} parts of others")
     };
+    let scenarios = if whole == 1 { "scenario" } else { "scenarios" };
     println!(
-        "skipped: {whole} scenarios (the ignored ones){parts}; {missing} of these skips for \
+        "skipped: {whole} {scenarios} (the ignored ones){parts}; {missing} of these skips for \
          something missing here:"
     );
     for s in skipped.iter() {

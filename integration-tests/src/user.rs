@@ -23,6 +23,7 @@ use crate::suite::{Outcome, Skip};
 ///
 /// # Errors
 /// A [`Skip::missing`] when they do not (a failure under CI, which runs as root).
+#[track_caller]
 pub fn root() -> Outcome {
     if nix::unistd::geteuid().is_root() {
         Ok(())
