@@ -204,7 +204,7 @@ mod tests {
         let past = Instant::now().checked_sub(Duration::from_secs(2)).unwrap();
         let slot = sv
             .table
-            .insert(Entry::new(DevIno { dev: 1, ino: 1 }, past), b"svc")
+            .insert(Entry::new(DevIno { dev: 1, ino: 1 }), b"svc", past)
             .unwrap();
         sv.table.get_mut(slot).unwrap().set_active(true);
         sv.start_deadline = Some(past);

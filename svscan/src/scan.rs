@@ -15,9 +15,10 @@
 //! - **`NAME/log` is as it was** when `NAME`'s change time (ctime) is the one recorded at the
 //!   last full check: creating, removing or renaming `log` inside `NAME` changes it (POSIX),
 //!   and nothing in user space can set it back. It is only trusted on local file systems
-//!   whose times the kernel keeps ([`trusted_fs`]), once it is older than the file system's
-//!   timestamp granularity ([`settled`]: a change in the same tick could keep the stamp), and
-//!   never for a `log` that is a symlink (its target moves without touching `NAME`). What a
+//!   whose times the kernel keeps ([`trusted_fs`]), recorded in whole seconds once it is 2 s
+//!   old ([`settled`]: then any later change is stamped in a later second, even on a file
+//!   system that keeps whole seconds, or one whose clock ticks coarsely), and never for a
+//!   `log` that is a symlink (its target moves without touching `NAME`). What a
 //!   mount on `NAME/log` changes touches no ctime: every proof is dropped when the mount
 //!   table changes (`/proc/self/mountinfo` polls POLLPRI then; without it, nothing is
 //!   trusted), and when the clock steps.
@@ -68,11 +69,9 @@ const MOUNTINFO: &CStr = c"/proc/self/mountinfo";
 /// A clock step larger than this (realtime against monotonic, between two scans) drops
 /// every proof. NTP slews far slower.
 const CLOCK_STEP: Duration = Duration::from_secs(1);
-/// How old a recorded ctime must be on a file system that keeps whole seconds.
-const COARSE_MARGIN: Duration = Duration::from_secs(2);
-/// ... and on one that keeps sub-second times, which the kernel takes from its coarse clock
-/// (one tick, at most 10 ms).
-const FINE_MARGIN: Duration = Duration::from_millis(100);
+/// How old a ctime must be to be recorded: more than a second (its recorded precision,
+/// and that of file systems that keep whole seconds) plus the kernel's coarse clock tick.
+const SETTLE: Duration = Duration::from_secs(2);
 /// Descriptors kept free of held directories, besides the pipes.
 const FD_RESERVE: u64 = 64;
 
@@ -83,8 +82,9 @@ pub struct ScanState {
     log_name: Vec<u8>,
     /// `/proc/self/mountinfo`, polled once per scan.
     mounts: Option<OwnedFd>,
-    /// Realtime minus monotonic at the last scan, in ns.
+    /// Realtime minus monotonic (from `mono_base`) at the last scan, in ns.
     clock_offset: Option<i128>,
+    mono_base: Option<Instant>,
     /// The soft fd limit, read at the first scan.
     fd_limit: Option<u64>,
     /// A descriptor was missing once: hold no more directories.
@@ -117,10 +117,10 @@ struct Dirent<'a> {
 struct Found {
     slot: Slot,
     created: bool,
-    /// Its directory's ctime, ns since 1970 (0 if before).
-    ctime: u128,
-    /// Its ctime may be recorded (file system and sub-second precision known).
-    margin: Option<Duration>,
+    /// Its directory's ctime, whole seconds since 1970 (0: not representable).
+    ctime: u32,
+    /// Its file system keeps ctimes that may be trusted.
+    trusted: bool,
 }
 
 /// What the lookups of `NAME/log` found.
@@ -142,15 +142,10 @@ fn devino(st: &FileStat) -> Result<DevIno, Errno> {
     DevIno::new(st.st_dev, st.st_ino)
 }
 
-/// The change time of `st`, ns since 1970 (0 for a time before, which is never trusted).
-fn ctime_ns(st: &FileStat) -> u128 {
-    let secs = u128::try_from(st.st_ctime).unwrap_or(0);
-    let nanos = u128::try_from(st.st_ctime_nsec).unwrap_or(0);
-    if secs == 0 {
-        0
-    } else {
-        secs * 1_000_000_000 + nanos
-    }
+/// The change time of `st` in whole seconds since 1970; 0 (never trusted) for one before,
+/// or after 2106.
+fn ctime_secs(st: &FileStat) -> u32 {
+    u32::try_from(st.st_ctime).unwrap_or(0)
 }
 
 /// File systems whose directory ctimes the local kernel keeps: changed on every entry
@@ -171,22 +166,11 @@ fn trusted_fs(fs: FsType) -> bool {
     .contains(&fs)
 }
 
-/// How old a ctime must be to be trusted: a file system that keeps whole seconds writes no
-/// nanoseconds (`st`'s are then 0; a sub-second one lands on exactly 0 about once a
-/// thousand million times, and just waits longer).
-fn margin_for(st: &FileStat) -> Duration {
-    if st.st_ctime_nsec == 0 {
-        COARSE_MARGIN
-    } else {
-        FINE_MARGIN
-    }
-}
-
-/// Whether a ctime stamped `ctime` can be told from any later change: it is older than the
-/// timestamp granularity (`margin`) at `t0`, the start of the scan, so a change after the
-/// check is stamped later.
-fn settled(ctime: u128, margin: Duration, t0: u128) -> bool {
-    ctime != 0 && ctime + margin.as_nanos() < t0
+/// Whether a ctime of `ctime` whole seconds can be told from any later change: at `t0`, the
+/// start of the scan (ns since 1970), the second after it is over by more than a coarse
+/// clock tick ([`SETTLE`]), so a change after the check is stamped in a later second.
+fn settled(ctime: u32, t0: u128) -> bool {
+    ctime != 0 && u128::from(ctime) * 1_000_000_000 + SETTLE.as_nanos() < t0
 }
 
 /// `PROG: warning: unable to stat NAME: ERR`.
@@ -257,14 +241,14 @@ impl Svscan {
                 // after the start pass its creation armed (C never starts it: seed line
                 // 1221). Only entries newly active, so that a failed spawn's 10 s wait is
                 // not cut short by every scan.
-                if e.seen() && !e.active() && e.pid().is_none() {
-                    earliest(&mut self.start_deadline, e.next_start());
-                }
+                let newly_active = e.seen() && !e.active() && e.pid().is_none();
                 e.set_active(e.seen());
                 // **fix**: C 2.12's sweep never ran (seed line 1326); upstream fixed it in
                 // 2.15. An inactive entry with no supervisor is forgotten now.
                 if !e.active() && e.pid().is_none() {
                     self.table.remove(slot);
+                } else if newly_active && let Some(due) = self.table.next_start(slot) {
+                    earliest(&mut self.start_deadline, due);
                 }
             }
         }
@@ -328,7 +312,8 @@ impl Svscan {
         let t0 = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let mono = i128::from(crate::table::ticks_now());
+        let base = *self.scan.mono_base.get_or_insert_with(Instant::now);
+        let mono = i128::try_from(base.elapsed().as_nanos()).unwrap_or(i128::MAX);
         let offset = i128::try_from(t0).unwrap_or(i128::MAX) - mono;
         if let Some(last) = self.scan.clock_offset.replace(offset)
             && (offset - last).unsigned_abs() > CLOCK_STEP.as_nanos()
@@ -414,11 +399,11 @@ impl Svscan {
             Ok(())
         } else {
             self.check_logger(found.slot, log, now).map(|seen| {
-                let stamp = match found.margin {
-                    Some(margin) if pass.record_proofs && settled(found.ctime, margin, pass.t0) => {
-                        u64::try_from(found.ctime).unwrap_or(0)
-                    }
-                    _ => 0,
+                let trusted = found.trusted && pass.record_proofs;
+                let stamp = if trusted && settled(found.ctime, pass.t0) {
+                    found.ctime
+                } else {
+                    0
                 };
                 if let Some(e) = self.table.get_mut(found.slot) {
                     e.set_proof(stamp, seen);
@@ -437,14 +422,14 @@ impl Svscan {
     /// What the last full check of `slot`'s `NAME/log` found still holds if `NAME`'s ctime is
     /// the one recorded then and the table agrees with it: applies it (the logger is seen,
     /// and renamed `NAME/log`) and says so.
-    fn apply_proof(&mut self, slot: Slot, ctime: u128, log_name: &[u8]) -> bool {
+    fn apply_proof(&mut self, slot: Slot, ctime: u32, log_name: &[u8]) -> bool {
         let Some(e) = self.table.get(slot) else {
             return false;
         };
         let Some((stamp, log)) = e.proof() else {
             return false;
         };
-        if u128::from(stamp) != ctime {
+        if stamp != ctime {
             return false;
         }
         match log {
@@ -491,12 +476,12 @@ impl Svscan {
         })?;
         let plain =
             d.dtype == nix::libc::DT_DIR && pass.scandir_dev == Some(id.dev) && st.st_ino == d.ino;
-        let margin = self.margin(pass, &st, id.dev, d.name);
+        let trusted = self.trusted(pass, id.dev, d.name);
         let found = |slot, created| Found {
             slot,
             created,
-            ctime: ctime_ns(&st),
-            margin,
+            ctime: ctime_secs(&st),
+            trusted,
         };
         if let Some(slot) = self.table.find_devino(id) {
             if let Some(e) = self.table.get_mut(slot) {
@@ -511,11 +496,11 @@ impl Svscan {
             }
             return Ok(Some(found(slot, false)));
         }
-        let mut entry = Entry::new(id, now);
+        let mut entry = Entry::new(id);
         entry.set_seen(true);
         let special = bytes == SPECIAL_LOGGER;
         entry.set_special(special);
-        let slot = self.table.insert(entry, bytes).map_err(|_| {
+        let slot = self.table.insert(entry, bytes, now).map_err(|_| {
             warn_too_many(bytes);
             RETRY_TOO_MANY
         })?;
@@ -535,7 +520,6 @@ impl Svscan {
         let slot = self.table.find_devino(DevIno { dev, ino: d.ino })?;
         let e = self.table.get(slot).filter(|e| e.plain())?;
         let st = fstat(e.dir()?).ok().filter(is_dir)?;
-        let margin = pass.scandir_trusted.then(|| margin_for(&st));
         if let Some(e) = self.table.get_mut(slot) {
             e.set_seen(true);
         }
@@ -543,8 +527,8 @@ impl Svscan {
         Some(Found {
             slot,
             created: false,
-            ctime: ctime_ns(&st),
-            margin,
+            ctime: ctime_secs(&st),
+            trusted: pass.scandir_trusted,
         })
     }
 
@@ -567,19 +551,19 @@ impl Svscan {
         stat(name).map(|st| (st, None)).map_err(fail)
     }
 
-    /// How old `NAME`'s ctime must be to be trusted, `None` if never (its file system).
-    fn margin(&mut self, pass: &Pass, st: &FileStat, dev: u32, name: &CStr) -> Option<Duration> {
+    /// Whether `NAME`'s file system keeps ctimes that may be trusted (only asked when
+    /// proofs may be recorded).
+    fn trusted(&self, pass: &Pass, dev: u32, name: &CStr) -> bool {
         if !pass.record_proofs {
-            return None;
+            return false;
         }
-        let trusted = if pass.scandir_dev == Some(dev) {
+        if pass.scandir_dev == Some(dev) {
             pass.scandir_trusted
         } else {
             // A symlink or a mount point to another file system: one more lookup, at full
             // checks only.
             statfs(name).is_ok_and(|fs| trusted_fs(fs.filesystem_type()))
-        };
-        trusted.then(|| margin_for(st))
+        }
     }
 
     /// `NAME/log`, as `stat` sees it, with whether it is a symlink: from the held directory
@@ -671,9 +655,9 @@ impl Svscan {
                 LogSeen::Unknown
             }));
         }
-        let mut entry = Entry::new(id, now);
+        let mut entry = Entry::new(id);
         entry.set_seen(true);
-        let logger = self.table.insert(entry, bytes).map_err(|_| {
+        let logger = self.table.insert(entry, bytes, now).map_err(|_| {
             warn_too_many(bytes);
             RETRY_TOO_MANY
         })?;
@@ -699,36 +683,31 @@ impl Svscan {
 mod tests {
     use super::*;
 
-    fn stat_with_ctime(secs: i64, nanos: i64) -> FileStat {
+    fn stat_with_ctime(secs: i64) -> FileStat {
         let mut st = stat(".").unwrap();
         st.st_ctime = secs;
-        st.st_ctime_nsec = nanos;
         st
     }
 
     #[test]
-    fn a_ctime_is_trusted_only_once_older_than_the_granularity() {
+    fn a_ctime_is_trusted_only_once_its_second_is_well_over() {
         let t0 = 1_000 * 1_000_000_000u128;
-        let fine = margin_for(&stat_with_ctime(999, 5));
-        let coarse = margin_for(&stat_with_ctime(999, 0));
-        assert_eq!((fine, coarse), (FINE_MARGIN, COARSE_MARGIN));
-        // 50 ms old on a nanosecond file system: a change in the same coarse tick could
-        // still be stamped the same.
-        assert!(!settled(t0 - 50_000_000, fine, t0));
-        assert!(settled(t0 - 200_000_000, fine, t0));
-        // One second old on a whole-second file system: the next change may land in the
-        // same second as far as the stamp shows.
-        assert!(!settled(t0 - 1_000_000_000, coarse, t0));
-        assert!(settled(t0 - 3_000_000_000, coarse, t0));
+        // Stamped in second 999: a change at 999.9 s would carry the same stamp on a file
+        // system that keeps whole seconds, or in the same coarse tick.
+        assert!(!settled(999, t0));
+        // Second 998 ended 1 s before t0: not yet more than the margin.
+        assert!(!settled(998, t0 - 1));
+        assert!(settled(997, t0));
         // In the future (a skewed clock) or unknown: never.
-        assert!(!settled(t0 + 1, fine, t0));
-        assert!(!settled(0, fine, t0));
+        assert!(!settled(1_001, t0));
+        assert!(!settled(0, t0));
     }
 
     #[test]
-    fn a_time_before_1970_is_no_stamp() {
-        assert_eq!(ctime_ns(&stat_with_ctime(-5, 0)), 0);
-        assert_eq!(ctime_ns(&stat_with_ctime(2, 3)), 2_000_000_003);
+    fn a_time_before_1970_or_after_2106_is_no_stamp() {
+        assert_eq!(ctime_secs(&stat_with_ctime(-5)), 0);
+        assert_eq!(ctime_secs(&stat_with_ctime(1 << 33)), 0);
+        assert_eq!(ctime_secs(&stat_with_ctime(1_700_000_000)), 1_700_000_000);
     }
 
     #[test]

@@ -129,21 +129,21 @@ impl Svscan {
             if !e.active() || e.pid().is_some() {
                 continue;
             }
-            if e.next_start() > now {
-                earliest(&mut self.start_deadline, e.next_start());
+            let due = self.table.next_start(slot).unwrap_or(now);
+            if due > now {
+                earliest(&mut self.start_deadline, due);
                 continue;
             }
             match self.spawn_supervisor(slot) {
                 Ok(pid) => {
                     self.table.set_pid(slot, pid);
-                    if let Some(e) = self.table.get_mut(slot) {
-                        // **fix** (the throttle counts from each supervisor's own spawn):
-                        // from this spawn, not from the pass's `now` (C's loop stamp). Each
-                        // spawn waits for its child's exec, so a pass that forks many
-                        // supervisors takes a while, and the last one would be allowed back
-                        // sooner than 1 s after its own start.
-                        e.set_next_start(Instant::now() + RESPAWN_THROTTLE);
-                    }
+                    // **fix** (the throttle counts from each supervisor's own spawn): from
+                    // this spawn, not from the pass's `now` (C's loop stamp). Each spawn waits
+                    // for its child's exec, so a pass that forks many supervisors takes a
+                    // while, and the last one would be allowed back sooner than 1 s after its
+                    // own start.
+                    self.table
+                        .set_next_start(slot, Instant::now() + RESPAWN_THROTTLE);
                 }
                 Err(err) => {
                     let name = self.table.name_bytes(slot);

@@ -5,17 +5,18 @@
 //! recently freed first, as C's genset does. Nothing here allocates once the load is steady:
 //! a respawn cycle removes and re-inserts a pid in an index that already has the room.
 //!
-//! An entry is what the memory rows of the benchmark count, so it is packed into 48 bytes
+//! An entry is what the memory rows of the benchmark count, so it is packed into 40 bytes
 //! (a boolean field each and `Instant`s would make it 80): its name is an offset into one
-//! shared store of NUL-terminated names, its times are nanoseconds from the table's epoch,
-//! no pid is 0, and the flags share a word with the peer's slot number (slots are below
-//! 2^18, since `-C` is at most 160000). With the two indexes ([`SlotIndex`], 4 bytes a bucket)
-//! and the name, an entry costs about 60 bytes.
+//! shared store of NUL-terminated names, its start time is milliseconds from the table's
+//! epoch (32 bits: the epoch moves forward before they would overflow, see
+//! [`Table::ticks`]), the directory's recorded ctime whole seconds, no pid is 0, and the
+//! flags share a word with the peer's slot number (slots are below 2^18, since `-C` is at
+//! most 160000). With the two indexes ([`SlotIndex`], 4 bytes a bucket) and the name, an
+//! entry costs about 55 bytes.
 
 use std::ffi::CStr;
 use std::num::NonZeroU32;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -86,37 +87,16 @@ const PLAIN: u32 = 1 << 24;
 const LOG_SHIFT: u32 = 25;
 const LOG_MASK: u32 = 3 << LOG_SHIFT;
 
-/// The instant that entry times count from: set when the first table is made, before any
-/// entry (so a time given to an entry is never before it, except in tests, which saturate).
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-fn to_ticks(t: Instant) -> u64 {
-    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
-}
-
-fn from_ticks(ticks: u64) -> Instant {
-    epoch() + Duration::from_nanos(ticks)
-}
-
-/// The monotonic clock now, in the entries' ticks (ns since the epoch).
-#[must_use]
-pub fn ticks_now() -> u64 {
-    to_ticks(Instant::now())
-}
-
 /// A supervised directory.
 #[derive(Debug)]
 pub struct Entry {
     ino: u64,
-    /// The earliest time the supervisor may be (re)started, in ticks: creation time, then
-    /// 1 s after each start.
-    next_start: u64,
-    /// The change time of the directory (ns since 1970) at the last full check that may be
-    /// trusted later, 0 if none (see `scan.rs`).
-    stamp: u64,
+    /// The earliest time the supervisor may be (re)started, in the table's ticks: creation
+    /// time, then 1 s after each start.
+    next_start: u32,
+    /// The change time of the directory (whole seconds since 1970) at the last full check
+    /// that may be trusted later, 0 if none (see `scan.rs`).
+    stamp: u32,
     dev: u32,
     /// The live supervisor's pid, 0 if none.
     pid: i32,
@@ -134,12 +114,12 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// A new entry, due to start at `now`; [`Table::insert`] names it.
+    /// A new entry; [`Table::insert`] names it and says when it is due to start.
     #[must_use]
-    pub fn new(devino: DevIno, now: Instant) -> Self {
+    pub fn new(devino: DevIno) -> Self {
         Entry {
             ino: devino.ino,
-            next_start: to_ticks(now),
+            next_start: 0,
             stamp: 0,
             dev: devino.dev,
             pid: 0,
@@ -174,16 +154,6 @@ impl Entry {
     #[must_use]
     pub fn pid(&self) -> Option<Pid> {
         (self.pid != 0).then(|| Pid::from_raw(self.pid))
-    }
-
-    /// The earliest time the supervisor may be (re)started.
-    #[must_use]
-    pub fn next_start(&self) -> Instant {
-        from_ticks(self.next_start)
-    }
-
-    pub fn set_next_start(&mut self, at: Instant) {
-        self.next_start = to_ticks(at);
     }
 
     /// Seen by the last complete scan.
@@ -270,7 +240,7 @@ impl Entry {
     /// The directory's change time at the last trusted full check, and what that check found
     /// of `NAME/log`.
     #[must_use]
-    pub fn proof(&self) -> Option<(u64, LogSeen)> {
+    pub fn proof(&self) -> Option<(u32, LogSeen)> {
         let log = match (self.bits & LOG_MASK) >> LOG_SHIFT {
             1 => LogSeen::Absent,
             2 => LogSeen::NotDir,
@@ -282,7 +252,7 @@ impl Entry {
 
     /// Records what a full check found (a `stamp` of 0 or [`LogSeen::Unknown`]: nothing to
     /// trust).
-    pub fn set_proof(&mut self, stamp: u64, log: LogSeen) {
+    pub fn set_proof(&mut self, stamp: u32, log: LogSeen) {
         let code = match log {
             LogSeen::Unknown => 0,
             LogSeen::Absent => 1,
@@ -324,13 +294,14 @@ pub struct Table {
     dirs: usize,
     /// How many pipe ends the entries hold.
     ends: usize,
+    /// What the entries' start times count from.
+    epoch: Instant,
 }
 
 impl Table {
     /// An empty table that will hold at most `max` entries (at most [`MAX_ENTRIES`]).
     #[must_use]
     pub fn new(max: usize) -> Self {
-        let _ = epoch();
         Table {
             slots: Vec::new(),
             free: Vec::new(),
@@ -342,6 +313,44 @@ impl Table {
             names_garbage: 0,
             dirs: 0,
             ends: 0,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// `at` in ticks: whole milliseconds from the epoch, rounded up (so that a start is
+    /// never allowed early), 0 for a time before it. One that would not fit in 32 bits (the
+    /// epoch 49 days old) first moves the epoch to a day before `at`: every time stored is
+    /// then long past and becomes 0, which means the same, "due".
+    fn ticks(&mut self, at: Instant) -> u32 {
+        let ms = |epoch: Instant| {
+            let since = at.saturating_duration_since(epoch);
+            since.as_nanos().div_ceil(1_000_000)
+        };
+        if let Ok(t) = u32::try_from(ms(self.epoch)) {
+            return t;
+        }
+        let day = Duration::from_secs(86_400);
+        let shift = at.saturating_duration_since(self.epoch).saturating_sub(day);
+        let shift_ms = u32::try_from(shift.as_millis()).unwrap_or(u32::MAX);
+        for e in self.slots.iter_mut().flatten() {
+            e.next_start = e.next_start.saturating_sub(shift_ms);
+        }
+        // Whole milliseconds, so that the times kept are exactly those shifted.
+        self.epoch += Duration::from_millis(shift.as_millis().try_into().unwrap_or(u64::MAX));
+        u32::try_from(ms(self.epoch)).unwrap_or(u32::MAX)
+    }
+
+    /// The earliest time the supervisor of `slot` may be (re)started.
+    #[must_use]
+    pub fn next_start(&self, slot: Slot) -> Option<Instant> {
+        let e = self.get(slot)?;
+        Some(self.epoch + Duration::from_millis(u64::from(e.next_start)))
+    }
+
+    pub fn set_next_start(&mut self, slot: Slot, at: Instant) {
+        let t = self.ticks(at);
+        if let Some(e) = self.get_mut(slot) {
+            e.next_start = t;
         }
     }
 
@@ -360,14 +369,16 @@ impl Table {
         self.by_pid.len()
     }
 
-    /// Adds an entry named `name`, in the most recently freed slot if there is one.
+    /// Adds an entry named `name`, due to start at `due`, in the most recently freed slot if
+    /// there is one.
     ///
     /// # Errors
     /// [`Full`] when `max` entries are known.
-    pub fn insert(&mut self, mut entry: Entry, name: &[u8]) -> Result<Slot, Full> {
+    pub fn insert(&mut self, mut entry: Entry, name: &[u8], due: Instant) -> Result<Slot, Full> {
         if self.len >= self.max {
             return Err(Full);
         }
+        entry.next_start = self.ticks(due);
         debug_assert!(
             self.find_devino(entry.devino()).is_none(),
             "two entries for one directory"
@@ -689,20 +700,20 @@ mod tests {
     use nix::unistd::pipe2;
 
     fn entry(ino: u64) -> Entry {
-        Entry::new(DevIno { dev: 1, ino }, Instant::now())
+        Entry::new(DevIno { dev: 1, ino })
     }
 
     #[test]
     fn slots_are_reused_most_recently_freed_first() {
         let mut t = Table::new(10);
-        let a = t.insert(entry(1), b"a").unwrap();
-        let b = t.insert(entry(2), b"b").unwrap();
-        let c = t.insert(entry(3), b"c").unwrap();
+        let a = t.insert(entry(1), b"a", Instant::now()).unwrap();
+        let b = t.insert(entry(2), b"b", Instant::now()).unwrap();
+        let c = t.insert(entry(3), b"c", Instant::now()).unwrap();
         assert_eq!((a, b, c), (0, 1, 2));
         t.remove(a);
         t.remove(c);
-        assert_eq!(t.insert(entry(4), b"d").unwrap(), c);
-        assert_eq!(t.insert(entry(5), b"e").unwrap(), a);
+        assert_eq!(t.insert(entry(4), b"d", Instant::now()).unwrap(), c);
+        assert_eq!(t.insert(entry(5), b"e", Instant::now()).unwrap(), a);
         assert_eq!(t.find_devino(DevIno { dev: 1, ino: 3 }), None);
         assert_eq!(t.find_devino(DevIno { dev: 1, ino: 4 }), Some(c));
     }
@@ -710,17 +721,17 @@ mod tests {
     #[test]
     fn the_limit_counts_entries() {
         let mut t = Table::new(2);
-        t.insert(entry(1), b"a").unwrap();
-        t.insert(entry(2), b"b").unwrap();
-        assert_eq!(t.insert(entry(3), b"c"), Err(Full));
+        t.insert(entry(1), b"a", Instant::now()).unwrap();
+        t.insert(entry(2), b"b", Instant::now()).unwrap();
+        assert_eq!(t.insert(entry(3), b"c", Instant::now()), Err(Full));
         t.remove(0);
-        assert!(t.insert(entry(3), b"c").is_ok());
+        assert!(t.insert(entry(3), b"c", Instant::now()).is_ok());
     }
 
     #[test]
     fn pids_map_back_to_their_entry_once() {
         let mut t = Table::new(4);
-        let a = t.insert(entry(1), b"a").unwrap();
+        let a = t.insert(entry(1), b"a", Instant::now()).unwrap();
         t.set_pid(a, Pid::from_raw(42));
         assert_eq!(t.live(), 1);
         assert_eq!(t.take_pid(Pid::from_raw(42)), Some(a));
@@ -737,8 +748,8 @@ mod tests {
     #[test]
     fn forgetting_one_side_of_a_pair_unpairs_the_other() {
         let mut t = Table::new(4);
-        let s = t.insert(entry(1), b"s").unwrap();
-        let l = t.insert(entry(2), b"s/log").unwrap();
+        let s = t.insert(entry(1), b"s", Instant::now()).unwrap();
+        let l = t.insert(entry(2), b"s/log", Instant::now()).unwrap();
         let (r, w) = pipe2(OFlag::O_CLOEXEC).unwrap();
         t.pair(s, l, r, w);
         assert_eq!(t.get(s).unwrap().role(), Some(Role::Service));
@@ -757,9 +768,7 @@ mod tests {
     fn flags_times_and_the_peer_share_a_word_without_mixing() {
         let mut t = Table::new(MAX_ENTRIES);
         let later = Instant::now() + Duration::from_millis(1500);
-        let mut e = entry(1);
-        e.set_next_start(later);
-        let s = t.insert(e, b"s").unwrap();
+        let s = t.insert(entry(1), b"s", later).unwrap();
         let peer = PEER_MASK - 1;
         let (r, w) = pipe2(OFlag::O_CLOEXEC).unwrap();
         t.pair(s, peer, r, w);
@@ -779,14 +788,42 @@ mod tests {
         assert_eq!(e.proof(), None);
         e.set_proof(0, LogSeen::Absent);
         assert_eq!(e.proof(), None);
-        assert_eq!(e.next_start(), later);
+        let due = t.next_start(s).unwrap();
+        assert!(
+            due >= later && due < later + Duration::from_millis(1),
+            "{due:?} {later:?}"
+        );
+    }
+
+    /// Start times are 32-bit milliseconds: 49 days after the epoch, it moves forward, and
+    /// the times stored before stay what they meant (past ones "due", others exact).
+    #[test]
+    fn the_epoch_moves_before_start_times_overflow() {
+        let mut t = Table::new(4);
+        let now = Instant::now();
+        let Some(old) = now.checked_sub(Duration::from_secs(60 * 86_400)) else {
+            return; // a clock that cannot go back 60 days
+        };
+        t.epoch = old;
+        let long_ago = t
+            .insert(entry(1), b"a", old + Duration::from_secs(5))
+            .unwrap();
+        let soon = now + Duration::from_millis(700);
+        let b = t.insert(entry(2), b"b", soon).unwrap();
+        assert!(t.epoch > old, "the epoch moved");
+        let a_due = t.next_start(long_ago).unwrap();
+        assert!(a_due < now, "a past start time stays past");
+        let b_due = t.next_start(b).unwrap();
+        assert!(b_due >= soon && b_due < soon + Duration::from_millis(1));
+        t.set_next_start(long_ago, soon);
+        assert!(t.next_start(long_ago).unwrap() >= soon);
     }
 
     #[test]
     fn renames_and_loggers_are_known_by_name() {
         let mut t = Table::new(4);
-        let a = t.insert(entry(1), b"svc").unwrap();
-        let b = t.insert(entry(2), b"b").unwrap();
+        let a = t.insert(entry(1), b"svc", Instant::now()).unwrap();
+        let b = t.insert(entry(2), b"b", Instant::now()).unwrap();
         assert!(!t.get(a).unwrap().is_logger());
         t.set_name(a, b"other/log");
         assert_eq!(t.get_named(a).unwrap().1.to_bytes(), b"other/log");
@@ -804,7 +841,10 @@ mod tests {
         let mut t = Table::new(100);
         let long = |i: usize| format!("service-with-a-long-name-{i:04}-{}", "x".repeat(200));
         let slots: Vec<Slot> = (0..50)
-            .map(|i| t.insert(entry(i as u64), long(i).as_bytes()).unwrap())
+            .map(|i| {
+                t.insert(entry(i as u64), long(i).as_bytes(), Instant::now())
+                    .unwrap()
+            })
             .collect();
         let full = t.names.len();
         for &s in &slots[..40] {
@@ -830,8 +870,8 @@ mod tests {
     #[test]
     fn held_directories_are_counted_and_given_back() {
         let mut t = Table::new(4);
-        let a = t.insert(entry(1), b"a").unwrap();
-        let b = t.insert(entry(2), b"b").unwrap();
+        let a = t.insert(entry(1), b"a", Instant::now()).unwrap();
+        let b = t.insert(entry(2), b"b", Instant::now()).unwrap();
         let dir = || {
             nix::fcntl::open(
                 ".",
@@ -869,7 +909,7 @@ mod tests {
 
     /// The slab's slot is most of what an entry costs (the memory bench's rows).
     #[test]
-    fn a_slot_is_48_bytes_at_most() {
-        assert!(std::mem::size_of::<Option<Entry>>() <= 48);
+    fn a_slot_is_40_bytes_at_most() {
+        assert!(std::mem::size_of::<Option<Entry>>() <= 40);
     }
 }
