@@ -8,8 +8,9 @@
 //!
 //! Run: `cargo bench -p integration-tests` (root, s6 installed; builds what it runs).
 //! `BENCH_QUICK=1`: small sizes, one round, short idle window, for development.
-//! `BENCH_ROUNDS=n`: rounds (default 3). `BENCH_SVSCAN=PATH`: another build of ours (e.g.
-//! `target/release/svscan`, the dynamic one). Every round runs each scenario once per
+//! `BENCH_ROUNDS=n`: rounds (default 3). `BENCH_FLEETS=1000,10000`: the fleet sizes.
+//! `BENCH_SVSCAN=PATH`: another build of ours (e.g. `target/release/svscan`, the dynamic
+//! one). Every round runs each scenario once per
 //! contender, in an order that rotates from round to round; a row's figure is the median of
 //! all its samples, shown with their min–max spread, and the ratio is ours over the better
 //! (lower) C median. The load average is printed at the start, after each round and at the
@@ -153,6 +154,12 @@ impl Plan {
             .and_then(|r| r.parse().ok())
         {
             plan.rounds = r;
+        }
+        if let Ok(sizes) = std::env::var("BENCH_FLEETS") {
+            plan.fleet_ns = sizes
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect();
         }
         plan
     }

@@ -15,7 +15,7 @@
 //! allocates nothing, they cost about 400 bytes of heap for each side of every logged pair.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ use nix::unistd::{AccessFlags, Pid, access, dup2_stderr, dup2_stdin, dup2_stdout
 
 use crate::daemon::{Svscan, earliest};
 use crate::sys;
-use common::spawn::{SpawnAttr, spawn};
+use common::spawn::{SpawnAttr, spawn_sharing_fds};
 
 use crate::table::{Role, Slot};
 
@@ -46,6 +46,9 @@ pub struct Supervise {
     candidates: Vec<CString>,
     last_good: usize,
     moves: StdioMoves,
+    /// Where the descriptors svscan inherited end: every one from there up is its own, and
+    /// CLOEXEC (read at the first spawn).
+    close_from: Option<RawFd>,
 }
 
 impl Supervise {
@@ -72,6 +75,7 @@ impl Supervise {
             candidates,
             last_good: 0,
             moves: StdioMoves::default(),
+            close_from: None,
         }
     }
 
@@ -83,8 +87,13 @@ impl Supervise {
 
     /// Spawns the supervise program with execvp's search rules: a candidate that is missing
     /// or not executable is skipped; the error is EACCES if one was found but refused,
-    /// else ENOENT.
+    /// else ENOENT. The child shares svscan's fd table until it drops svscan's own
+    /// descriptors ([`spawn_sharing_fds`]): a spawn costs the same with two pipe ends per
+    /// logged pair and the held directories as with none.
     fn spawn(&mut self, attr: &SpawnAttr, argv: &[&CStr]) -> Result<Pid, Errno> {
+        let close_from = *self
+            .close_from
+            .get_or_insert_with(common::sys::first_fd_above_inherited);
         let mut refused = false;
         let order = std::iter::once(self.last_good)
             .chain((0..self.candidates.len()).filter(|&i| i != self.last_good));
@@ -97,7 +106,7 @@ impl Supervise {
             if i != self.last_good && access(path.as_c_str(), AccessFlags::X_OK).is_err() {
                 continue;
             }
-            match spawn(attr, path, argv, None) {
+            match spawn_sharing_fds(attr, path, argv, close_from) {
                 Ok(pid) => {
                     self.last_good = i;
                     return Ok(pid);
