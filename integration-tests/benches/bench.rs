@@ -33,9 +33,10 @@
 //!
 //! The sizes options: ours `-C` entries, 2.12 `-C` entries, 2.11 `-c` services (its slots
 //! hold a service and its logger), each only above its default. Fleets of 10000 and 30000
-//! services need more than the usual limits: the benchmark raises its own fd limit (2 fds per
-//! logged pair in every svscan) and stack limit (C sizes its tables on the stack), which the
-//! svscans inherit, and skips a fleet that `kernel.pid_max` cannot hold, saying so.
+//! services need more than the usual limits: the benchmark raises its own fd limit to the
+//! hard one (every svscan holds 2 fds per logged pair) and its stack limit (C sizes its tables
+//! on the stack), which the svscans inherit. A fleet that the fd limit or `kernel.pid_max`
+//! cannot hold half logged runs unlogged (its rows say so), or is skipped, with a note.
 //!
 //! Every process is killed by the harness's guard (by pid and process group); the benchmark
 //! makes itself a child subreaper and reaps the killed stubs between runs.
@@ -379,24 +380,27 @@ fn reap_all() {
     }
 }
 
-/// Raises the fd and stack limits that the svscans inherit (see the module doc).
-fn raise_limits(plan: &Plan) {
-    let largest = plan.fleet_ns.iter().copied().max().unwrap_or(0) as u64;
-    let fds = 2 * largest + 4096;
+/// Raises the fd limit to the hard one and the stack limit that the svscans inherit (see
+/// the module doc); returns the fd limit.
+fn raise_limits() -> u64 {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((1024, 1024));
-    if soft < fds && setrlimit(Resource::RLIMIT_NOFILE, fds.max(soft), fds.max(hard)).is_err() {
-        eprintln!("bench: warning: cannot raise the fd limit to {fds} (have {soft}/{hard})");
-    }
+    let fds = if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
     let stack = 512 << 20;
     let (soft, hard) = getrlimit(Resource::RLIMIT_STACK).unwrap_or((8 << 20, 8 << 20));
     if soft < stack {
         let _ = setrlimit(Resource::RLIMIT_STACK, stack.min(hard), hard);
     }
+    fds
 }
 
-/// Whether a fleet of `services` (1.5 processes each) fits under `kernel.pid_max`, with
-/// what already runs; says why not.
-fn fits_pid_max(services: usize) -> bool {
+/// How a fleet of `n` services can run here: half logged (`Some(true)`), unlogged, or not at
+/// all, from the fd limit (an svscan holds 2 fds per pair) and `kernel.pid_max` (1.5 n or n
+/// processes, besides what already runs); says why when it is not half logged.
+fn fleet_shape(n: usize, fd_limit: u64) -> Option<bool> {
     let pid_max: usize = std::fs::read_to_string("/proc/sys/kernel/pid_max")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -406,14 +410,24 @@ fn fits_pid_max(services: usize) -> bool {
             .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
             .count()
     });
-    let needed = services + services / 2 + running + 2000;
-    if needed > pid_max {
-        eprintln!(
-            "bench: skipping the fleet of {services}: it needs about {needed} pids and \
-             kernel.pid_max is {pid_max} (sysctl kernel.pid_max=131072 to run it)"
-        );
+    let pids = |entries: usize| entries + running + 1000 <= pid_max;
+    let fds = 2 * (n / 2) as u64 + 256 <= fd_limit;
+    if pids(entries(n, true)) && fds {
+        return Some(true);
     }
-    needed <= pid_max
+    let why = format!(
+        "half logged it needs {} pids (kernel.pid_max is {pid_max}, {running} running) and \
+         {} fds (the limit is {fd_limit})",
+        entries(n, true),
+        2 * (n / 2)
+    );
+    if pids(n) {
+        eprintln!("bench: the fleet of {n} runs unlogged: {why}");
+        Some(false)
+    } else {
+        eprintln!("bench: skipping the fleet of {n}: {why}");
+        None
+    }
 }
 
 // ------------------------------------------------------------------ the contenders
@@ -517,12 +531,12 @@ fn start_count(events: &Events) -> usize {
     events.iter().filter(|e| e.ev == "start").count()
 }
 
-/// A half-logged fleet of `n` services (`1.5 n` entries), and when it was made.
-fn fleet_fixture(n: usize) -> (Fixture, Instant) {
+/// A fleet of `n` services, half logged (`1.5 n` entries) or not, and when it was made.
+fn fleet_fixture(n: usize, logged: bool) -> (Fixture, Instant) {
     let fx = Fixture::new();
     for i in 0..n {
         let name = format!("s{i}");
-        if i % 2 == 1 {
+        if logged && i % 2 == 1 {
             fx.logged(&name);
         } else {
             fx.service(&name);
@@ -531,16 +545,26 @@ fn fleet_fixture(n: usize) -> (Fixture, Instant) {
     (fx, Instant::now())
 }
 
-fn entries(n: usize) -> usize {
-    n + n / 2
+fn entries(n: usize, logged: bool) -> usize {
+    if logged { n + n / 2 } else { n }
+}
+
+/// `N=n`, and `unlogged` for a fleet that is.
+fn size_label(n: usize, logged: bool) -> String {
+    if logged {
+        format!("N={n}")
+    } else {
+        format!("N={n} unlogged")
+    }
 }
 
 /// Starts `c` on a fleet of `n` and waits for every start record; returns svscan and the
 /// time from launch to the last of them, in seconds.
-fn start_fleet<'f>(fx: &'f Fixture, c: &Contender, n: usize) -> (Svscan<'f>, f64) {
-    let e = entries(n);
+fn start_fleet<'f>(fx: &'f Fixture, c: &Contender, n: usize, logged: bool) -> (Svscan<'f>, f64) {
+    let e = entries(n, logged);
     let t0 = now_mono_ns();
-    let mut sv = launch(fx, c, &c.who.size_args(n, e));
+    let services = n;
+    let mut sv = launch(fx, c, &c.who.size_args(services, e));
     let events = sv.wait_for(&format!("{e} supervisors started"), FLEET_DEADLINE, |ev| {
         start_count(ev) >= e
     });
@@ -570,7 +594,7 @@ fn open_fifo(fx: &Fixture) -> OwnedFd {
     .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
-fn memory(results: &mut Results, who: Who, pid: i32, n: usize) {
+fn memory(results: &mut Results, who: Who, pid: i32, n: usize, logged: bool) {
     let rollup = proc_file(pid, "smaps_rollup");
     let dirty = proc_field(&rollup, "Private_Dirty").unwrap_or(0) as f64;
     let rss = proc_field(&rollup, "Rss").unwrap_or(0) as f64;
@@ -579,9 +603,10 @@ fn memory(results: &mut Results, who: Who, pid: i32, n: usize) {
         100 => (Target::Ratio(0.8), Target::None),
         _ => (Target::None, Target::None),
     };
+    let size = size_label(n, logged);
     results.add(
         &format!("1 memory dirty {n:06}"),
-        &format!("Private_Dirty, N={n}"),
+        &format!("Private_Dirty, {size}"),
         "kB",
         dirty_target,
         who,
@@ -589,7 +614,7 @@ fn memory(results: &mut Results, who: Who, pid: i32, n: usize) {
     );
     results.add(
         &format!("2 memory rss {n:06}"),
-        &format!("Rss, N={n}"),
+        &format!("Rss, {size}"),
         "kB",
         rss_target,
         who,
@@ -599,11 +624,11 @@ fn memory(results: &mut Results, who: Who, pid: i32, n: usize) {
 
 /// A small fleet: memory; at N = idle_n, context switches over the idle window.
 fn run_small(plan: &Plan, results: &mut Results, c: &Contender, n: usize) {
-    let (fx, _) = fleet_fixture(n);
-    let (mut sv, _) = start_fleet(&fx, c, n);
+    let (fx, _) = fleet_fixture(n, true);
+    let (mut sv, _) = start_fleet(&fx, c, n, true);
     let fifo = open_fifo(&fx);
     wait_quiet(&mut sv, &fifo);
-    memory(results, c.who, sv.pid(), n);
+    memory(results, c.who, sv.pid(), n, true);
     if n == plan.idle_n {
         let before = context_switches(sv.pid());
         // A measurement window, not a wait for a condition: svscan is left alone for it.
@@ -640,17 +665,18 @@ fn rescans(sv: &mut Svscan<'_>, fifo: &OwnedFd, count: usize) -> Vec<f64> {
 }
 
 /// A fleet of N: cold start, memory, then the CPU time of rescans, fresh and settled.
-fn run_fleet(plan: &Plan, results: &mut Results, c: &Contender, n: usize) {
+fn run_fleet(plan: &Plan, results: &mut Results, c: &Contender, (n, logged): (usize, bool)) {
     let who = c.who;
-    let (fx, made) = fleet_fixture(n);
-    let (mut sv, secs) = start_fleet(&fx, c, n);
+    let size = size_label(n, logged);
+    let (fx, made) = fleet_fixture(n, logged);
+    let (mut sv, secs) = start_fleet(&fx, c, n, logged);
     let target = |small: f64| match n {
         1000 | 10000 => Target::Ratio(small),
         _ => Target::None,
     };
     results.add(
         &format!("4 cold {n:06}"),
-        &format!("cold start, N={n}"),
+        &format!("cold start, {size}"),
         "s",
         target(0.9),
         who,
@@ -658,7 +684,7 @@ fn run_fleet(plan: &Plan, results: &mut Results, c: &Contender, n: usize) {
     );
     results.add(
         &format!("5 cold cpu {n:06}"),
-        &format!("cold start, svscan's CPU, N={n}"),
+        &format!("cold start, svscan's CPU, {size}"),
         "s",
         Target::None,
         who,
@@ -666,11 +692,11 @@ fn run_fleet(plan: &Plan, results: &mut Results, c: &Contender, n: usize) {
     );
     let fifo = open_fifo(&fx);
     wait_quiet(&mut sv, &fifo);
-    memory(results, who, sv.pid(), n);
+    memory(results, who, sv.pid(), n, logged);
     for ms in rescans(&mut sv, &fifo, plan.rescans) {
         results.add(
             &format!("7 rescan fresh {n:06}"),
-            &format!("rescan CPU, fresh fleet, N={n}"),
+            &format!("rescan CPU, fresh fleet, {size}"),
             "ms",
             Target::None,
             who,
@@ -683,7 +709,7 @@ fn run_fleet(plan: &Plan, results: &mut Results, c: &Contender, n: usize) {
     for ms in rescans(&mut sv, &fifo, plan.rescans) {
         results.add(
             &format!("6 rescan {n:06}"),
-            &format!("rescan CPU, N={n}"),
+            &format!("rescan CPU, {size}"),
             "ms",
             target(0.8),
             who,
@@ -692,7 +718,7 @@ fn run_fleet(plan: &Plan, results: &mut Results, c: &Contender, n: usize) {
     }
     assert_eq!(
         start_count(sv.events()),
-        entries(n),
+        entries(n, logged),
         "a rescan started something new"
     );
     drop(sv);
@@ -811,9 +837,13 @@ fn per_service(results: &Results, plan: &Plan) -> String {
 fn main() {
     // `cargo bench` passes `--bench`; a filter or other flags are not supported.
     become_subreaper();
-    let mut plan = Plan::from_env();
-    raise_limits(&plan);
-    plan.fleet_ns.retain(|&n| fits_pid_max(n));
+    let plan = Plan::from_env();
+    let fd_limit = raise_limits();
+    let fleets: Vec<(usize, bool)> = plan
+        .fleet_ns
+        .iter()
+        .filter_map(|&n| Some((n, fleet_shape(n, fd_limit)?)))
+        .collect();
     let contenders = contenders();
     let began = Instant::now();
     let load_start = loadavg();
@@ -829,9 +859,9 @@ fn main() {
     let mut results = Results::default();
     // A first fleet of the largest size makes the kernel grow its caches (task structs, page
     // tables, dentries); no contender should pay for that in its samples.
-    if let (Some(&n), Some(c)) = (plan.fleet_ns.last(), contenders.last()) {
-        eprintln!("warm-up: a fleet of {n}, not counted");
-        run_fleet(&plan, &mut Results::default(), c, n);
+    if let (Some(&fleet), Some(c)) = (fleets.last(), contenders.last()) {
+        eprintln!("warm-up: a fleet of {}, not counted", fleet.0);
+        run_fleet(&plan, &mut Results::default(), c, fleet);
     }
     let mut loads = Vec::new();
     for round in 0..plan.rounds {
@@ -859,8 +889,8 @@ fn main() {
         if !plan.small_ns.contains(&plan.idle_n) {
             each(&mut |r, c| run_small(&plan, r, c, plan.idle_n));
         }
-        for &n in &plan.fleet_ns {
-            each(&mut |r, c| run_fleet(&plan, r, c, n));
+        for &fleet in &fleets {
+            each(&mut |r, c| run_fleet(&plan, r, c, fleet));
         }
         each(&mut |r, c| run_respawn(&plan, r, c));
         each(&mut |r, c| run_teardown(&plan, r, c));

@@ -173,6 +173,12 @@ fn settled(ctime: u32, t0: u128) -> bool {
     ctime != 0 && u128::from(ctime) * 1_000_000_000 + SETTLE.as_nanos() < t0
 }
 
+/// Whether the realtime clock was set between two scans, from realtime minus monotonic at
+/// each (ns): a change stamped after a step back could carry a recorded stamp.
+fn clock_stepped(last: i128, now: i128) -> bool {
+    (now - last).unsigned_abs() > CLOCK_STEP.as_nanos()
+}
+
 /// `PROG: warning: unable to stat NAME: ERR`.
 fn warn_stat(name: &[u8], e: Errno) {
     warn_sys(&[b"unable to stat ", name], e);
@@ -316,7 +322,7 @@ impl Svscan {
         let mono = i128::try_from(base.elapsed().as_nanos()).unwrap_or(i128::MAX);
         let offset = i128::try_from(t0).unwrap_or(i128::MAX) - mono;
         if let Some(last) = self.scan.clock_offset.replace(offset)
-            && (offset - last).unsigned_abs() > CLOCK_STEP.as_nanos()
+            && clock_stepped(last, offset)
         {
             self.table.drop_proofs();
         }
@@ -701,6 +707,17 @@ mod tests {
         // In the future (a skewed clock) or unknown: never.
         assert!(!settled(1_001, t0));
         assert!(!settled(0, t0));
+    }
+
+    #[test]
+    fn a_clock_step_either_way_is_seen_and_a_slew_is_not() {
+        let offset = 1_700_000_000_000_000_000i128;
+        assert!(!clock_stepped(offset, offset + 5_000_000), "5 ms of slew");
+        assert!(
+            clock_stepped(offset, offset - 3_600_000_000_000),
+            "an hour back"
+        );
+        assert!(clock_stepped(offset, offset + 2_000_000_000), "2 s forward");
     }
 
     #[test]
