@@ -26,6 +26,7 @@ use crate::shared::{outside, warnings};
 
 pub const SCENARIOS: &[Scenario] = &[
     scenario!(a_log_dir_made_in_a_settled_service_gets_its_logger).slow(),
+    scenario!(a_log_dir_made_in_a_settled_service_held_by_no_fd_gets_its_logger).slow(),
     scenario!(a_replaced_log_dir_of_a_settled_service_gets_a_new_logger).slow(),
     scenario!(a_moved_log_dir_of_a_settled_service_is_reported_on_every_scan).slow(),
     scenario!(a_renamed_settled_service_and_its_logger_restart_under_the_new_names).slow(),
@@ -115,6 +116,24 @@ fn a_log_dir_made_in_a_settled_service_gets_its_logger() -> Outcome {
     signal_pid(a, Signal::SIGTERM);
     let events = sv.wait_for("a restarted", DEADLINE, |e| e.starts("a").len() == 2);
     assert_eq!(last_start(events, "a").fd(1).expect("a's fd 1").ino, pipe);
+    Ok(())
+}
+
+/// As [`a_log_dir_made_in_a_settled_service_gets_its_logger`], with too few descriptors for
+/// svscan to hold any directory (`prlimit --nofile=64`): the proof alone, with `stat(NAME)`.
+fn a_log_dir_made_in_a_settled_service_held_by_no_fd_gets_its_logger() -> Outcome {
+    ours_only(NOT_211)?;
+    let fx = Fixture::new();
+    fx.service("a");
+    let mut sv = fx.svscan().start_wrapped(&["prlimit", "--nofile=64:64"]);
+    sv.wait_started("a");
+    settle(&mut sv, fx.scandir(), "m1");
+    let held = integration_tests::procfs::fd_count(sv.pid())
+        - integration_tests::procfs::fd_count_without_paths(sv.pid());
+    assert_eq!(held, 0, "no directory held under a limit of 64");
+    fx.mkdir("a/log");
+    rescan_in(&mut sv, fx.scandir(), "m2");
+    sv.wait_for("a/log started", DEADLINE, |e| e.pid_of("a/log").is_some());
     Ok(())
 }
 
