@@ -907,6 +907,16 @@ mod tests {
         );
     }
 
+    /// Misuse of the index fails loudly in debug builds: two entries for one directory.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "two entries for one directory")]
+    fn a_second_entry_for_one_directory_panics_in_debug_builds() {
+        let mut t = Table::new(4);
+        t.insert(entry(1), b"a", Instant::now()).unwrap();
+        let _ = t.insert(entry(1), b"b", Instant::now());
+    }
+
     /// The slab's slot is most of what an entry costs (the memory bench's rows).
     #[test]
     fn a_slot_is_40_bytes_at_most() {
