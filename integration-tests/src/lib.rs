@@ -96,6 +96,7 @@ pub mod json;
 pub mod pidns;
 pub mod procfs;
 pub mod program;
+pub mod service;
 pub mod wrapper;
 
 pub use events::{Event, EventLog, Events, FdInfo};

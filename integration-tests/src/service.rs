@@ -1,0 +1,864 @@
+//! The end-to-end harness of supervise: a service directory in a temp dir ([`ServiceDir`]),
+//! a supervisor started on it ([`Supervised`]: ours, the C 2.12 reference or Debian's 2.11,
+//! [`Supervisor`]), its status file decoded ([`SvStatus`]), a subscriber on its `event`
+//! fifodir ([`Events`]), and the real s6 clients run to their end ([`client`]).
+//!
+//! A scenario builds the directory, starts a supervisor, subscribes to the fifodir **before**
+//! acting, acts (the real `s6-svc`, a signal, a file), waits for the status file or the event
+//! bytes with a deadline, and asserts; no sleeps. [`each_supervisor`] runs one scenario over
+//! every supervisor that is installed, saying which one is running and counting the others
+//! as skipped. Dropping the [`Supervised`] guard kills the supervisor and every process of
+//! the sessions of its children (run and finish are session leaders, and a forking service
+//! leaves its daemon in that session), by pid, checked by start time, and reaps the
+//! supervisor.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use crate::{DEADLINE, POLL_INTERVAL, binary, procfs, with_std_fds_only};
+
+// ------------------------------------------------------------------ the supervisors
+
+/// A supervisor a scenario can run on a service directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Supervisor {
+    /// This workspace's `supervise`.
+    Ours,
+    /// The C s6-supervise 2.12.0.4 reference (`$S6REF/bin/s6-supervise.real`): the contract.
+    Reference,
+    /// Debian's C s6-supervise 2.11 (`/usr/bin/s6-supervise`).
+    Debian,
+}
+
+/// The directory of the C 2.12.0.4 reference build: `$S6REF`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/s6-reference-2.12`, else `/opt/s6ref`.
+#[must_use]
+pub fn reference_dir() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    std::env::var_os("S6REF")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(cache.map(|c| c.join("s6-reference-2.12")))
+        .chain(std::iter::once(PathBuf::from("/opt/s6ref")))
+        .find(|d| d.join("bin/s6-supervise.real").is_file())
+}
+
+impl Supervisor {
+    /// Every supervisor, ours first.
+    pub const ALL: [Supervisor; 3] = [Supervisor::Ours, Supervisor::Reference, Supervisor::Debian];
+
+    /// Its program, or `None` when it is not installed.
+    #[must_use]
+    pub fn program(self) -> Option<PathBuf> {
+        match self {
+            Supervisor::Ours => Some(binary("supervise")),
+            Supervisor::Reference => reference_dir().map(|d| d.join("bin/s6-supervise.real")),
+            Supervisor::Debian => {
+                Some(PathBuf::from("/usr/bin/s6-supervise")).filter(|p| p.is_file())
+            }
+        }
+    }
+
+    /// Whether it is skarnet's C program.
+    #[must_use]
+    pub fn is_c(self) -> bool {
+        self != Supervisor::Ours
+    }
+
+    /// Whether it is Debian's 2.11 (which differs from 2.12 where SUPERVISE.md's "Interop
+    /// facts" say).
+    #[must_use]
+    pub fn is_2_11(self) -> bool {
+        self == Supervisor::Debian
+    }
+
+    /// What its diagnostics start with: `PROG` is the base name of `argv[0]`, which the
+    /// harness sets to `s6-supervise` for all three (as svscan runs them).
+    #[must_use]
+    pub fn prog(self, dir: &str) -> String {
+        format!("s6-supervise {dir}")
+    }
+}
+
+/// Runs `scenario` once for each installed supervisor of `which`, naming it first; one that
+/// is not installed is reported as skipped (and fails under `CI`, which installs them all).
+///
+/// # Panics
+/// If a scenario panics (with the supervisor's name in the output), or a supervisor is
+/// missing under `CI`.
+pub fn each_supervisor(which: &[Supervisor], mut scenario: impl FnMut(Supervisor)) {
+    for &sup in which {
+        if sup.program().is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{sup:?} supervisor missing under CI"
+            );
+            eprintln!("skipped: {sup:?} s6-supervise is not installed");
+            continue;
+        }
+        eprintln!("--- with {sup:?}");
+        scenario(sup);
+    }
+}
+
+/// A client program of s6: the 2.12 reference's or Debian's (`s6-svc`, `s6-svstat`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clients {
+    Reference,
+    Debian,
+}
+
+impl Clients {
+    /// Both sets, the reference first.
+    pub const ALL: [Clients; 2] = [Clients::Reference, Clients::Debian];
+
+    /// `program` of this set, or `None` if not installed.
+    #[must_use]
+    pub fn program(self, program: &str) -> Option<PathBuf> {
+        let path = match self {
+            Clients::Reference => reference_dir()?.join("bin").join(program),
+            Clients::Debian => Path::new("/usr/bin").join(program),
+        };
+        path.is_file().then_some(path)
+    }
+}
+
+// ------------------------------------------------------------------ running a client
+
+/// How a client run by [`client`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    /// The exit code, `None` if a signal killed it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `program args...` in `cwd` to its end (within [`DEADLINE`]), with fds 0-2 only.
+///
+/// # Panics
+/// If it cannot be started or overruns (it is then killed by pid, and reaped).
+pub fn client<S: AsRef<OsStr>>(program: &Path, args: &[S], cwd: &Path) -> Output {
+    let out = tempfile::tempfile().expect("tempfile for stdout");
+    let err = tempfile::tempfile().expect("tempfile for stderr");
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd);
+    let mut child = with_std_fds_only(&mut cmd)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(err.try_clone().expect("dup"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = child.wait();
+            panic!("{} still running after {DEADLINE:?}", program.display());
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    };
+    Output {
+        code: status.code(),
+        stdout: read_all(out),
+        stderr: read_all(err),
+    }
+}
+
+fn read_all(mut f: File) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut bytes = Vec::new();
+    let _ = f
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| f.read_to_end(&mut bytes));
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+// ------------------------------------------------------------------ the status file
+
+/// `supervise/status`, decoded (SUPERVISE.md, "supervise/status").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SvStatus {
+    /// TAI64N of the last up/down change: (label, nanoseconds).
+    pub stamp: (u64, u32),
+    pub readystamp: (u64, u32),
+    pub pid: u64,
+    pub wstat: u16,
+    pub paused: bool,
+    pub finishing: bool,
+    pub wantup: bool,
+    pub ready: bool,
+}
+
+impl SvStatus {
+    /// Decodes the 35 bytes; `None` if there are fewer.
+    #[must_use]
+    pub fn decode(b: &[u8]) -> Option<SvStatus> {
+        if b.len() < 35 {
+            return None;
+        }
+        let u64_at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        let u32_at = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
+        Some(SvStatus {
+            stamp: (u64_at(0), u32_at(8)),
+            readystamp: (u64_at(12), u32_at(20)),
+            pid: u64_at(24),
+            wstat: u16::from_be_bytes([b[32], b[33]]),
+            paused: b[34] & 1 != 0,
+            finishing: b[34] & 2 != 0,
+            wantup: b[34] & 4 != 0,
+            ready: b[34] & 8 != 0,
+        })
+    }
+
+    /// Up: a pid and not finishing (as s6-svstat says "up").
+    #[must_use]
+    pub fn up(&self) -> bool {
+        self.pid != 0 && !self.finishing
+    }
+
+    /// The pid as an `i32`.
+    #[must_use]
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.pid).unwrap_or(0)
+    }
+}
+
+/// The TAI64 label of the wall clock now, as skalibs computes it (10 + 27 leap seconds).
+#[must_use]
+pub fn tai_now() -> (u64, u32) {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    ((1 << 62) + 37 + d.as_secs(), d.subsec_nanos())
+}
+
+/// Seconds from TAI64N `a` to `b`, as a float.
+#[must_use]
+pub fn tai_secs_between(a: (u64, u32), b: (u64, u32)) -> f64 {
+    (b.0 as f64 - a.0 as f64) + (f64::from(b.1) - f64::from(a.1)) / 1e9
+}
+
+// ------------------------------------------------------------------ the event fifodir
+
+/// A subscriber on `DIR/event`, as s6-ftrigrd makes one: a FIFO named
+/// `ftrig1:@<TAI64N hex>:<6 chars>`, created under a dot-name and renamed once open, with a
+/// write end kept so that it never reads EOF.
+#[derive(Debug)]
+pub struct Events {
+    fifo: PathBuf,
+    read: OwnedFd,
+    _write: OwnedFd,
+    got: Vec<u8>,
+}
+
+impl Events {
+    /// Subscribes to `fifodir` (which must exist).
+    ///
+    /// # Panics
+    /// If the FIFO cannot be made.
+    #[must_use]
+    pub fn subscribe(fifodir: &Path) -> Events {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let (secs, nanos) = tai_now();
+        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz-_0123456789abcdef";
+        let mut seed =
+            std::process::id() ^ SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919) ^ nanos;
+        let suffix: String = (0..6)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                char::from(CHARS[(seed >> 16) as usize % CHARS.len()])
+            })
+            .collect();
+        let name = format!("ftrig1:@{secs:016x}{nanos:08x}:{suffix}");
+        assert_eq!(name.len(), 39);
+        let tmp = fifodir.join(format!(".{name}"));
+        let fifo = fifodir.join(&name);
+        nix::unistd::mkfifo(&tmp, Mode::from_bits_truncate(0o600))
+            .unwrap_or_else(|e| panic!("mkfifo {}: {e}", tmp.display()));
+        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o622));
+        let read = open(
+            &tmp,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("open the subscriber FIFO for reading");
+        let write = open(
+            &tmp,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("open the subscriber FIFO for writing");
+        std::fs::rename(&tmp, &fifo).expect("rename the subscriber FIFO");
+        Events {
+            fifo,
+            read,
+            _write: write,
+            got: Vec::new(),
+        }
+    }
+
+    /// Every byte received so far.
+    pub fn bytes(&mut self) -> &[u8] {
+        let mut buf = [0u8; 256];
+        loop {
+            match nix::unistd::read(&self.read, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.got.extend_from_slice(&buf[..n]),
+            }
+        }
+        &self.got
+    }
+
+    /// The bytes received so far, as text.
+    pub fn text(&mut self) -> String {
+        String::from_utf8_lossy(self.bytes()).into_owned()
+    }
+
+    /// Waits until the bytes received so far satisfy `done`, and returns them.
+    ///
+    /// # Panics
+    /// If they do not within `within`.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut done: impl FnMut(&[u8]) -> bool,
+    ) -> Vec<u8> {
+        let deadline = Instant::now() + within;
+        loop {
+            if done(self.bytes()) {
+                return self.got.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {within:?} waiting for {what}: events so far {:?}",
+                String::from_utf8_lossy(&self.got)
+            );
+            let mut fds = [nix::poll::PollFd::new(
+                self.read.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16));
+        }
+    }
+
+    /// Waits until the bytes received so far contain `pattern` (in one piece).
+    ///
+    /// # Panics
+    /// If they do not within [`DEADLINE`].
+    pub fn wait_contains(&mut self, pattern: &str) -> Vec<u8> {
+        let want = pattern.as_bytes().to_vec();
+        self.wait_for(&format!("the events {pattern:?}"), DEADLINE, |got| {
+            got.windows(want.len()).any(|w| w == want)
+        })
+    }
+
+    /// Forgets what was received so far.
+    pub fn clear(&mut self) {
+        let _ = self.bytes();
+        self.got.clear();
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.fifo);
+    }
+}
+
+/// Creates `fifodir` as s6-svwait does before subscribing (ftrigw_fifodir_make: 0700 under
+/// umask 0, then the egid and mode 03730), so that a scenario can subscribe before the
+/// supervisor starts.
+///
+/// # Panics
+/// If it cannot.
+pub fn make_fifodir(fifodir: &Path) {
+    std::fs::create_dir(fifodir).unwrap_or_else(|e| panic!("mkdir {}: {e}", fifodir.display()));
+    std::fs::set_permissions(fifodir, std::fs::Permissions::from_mode(0o3730))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", fifodir.display()));
+}
+
+// ------------------------------------------------------------------ the service directory
+
+/// A service directory `svc` (or another name, e.g. `a/log`) in a temp dir; the supervisor
+/// runs in the temp dir with the name as its operand, as svscan runs it.
+#[derive(Debug)]
+pub struct ServiceDir {
+    tmp: tempfile::TempDir,
+    name: String,
+}
+
+impl Default for ServiceDir {
+    fn default() -> Self {
+        ServiceDir::new()
+    }
+}
+
+impl ServiceDir {
+    /// An empty service directory `svc`.
+    #[must_use]
+    pub fn new() -> ServiceDir {
+        ServiceDir::named("svc")
+    }
+
+    /// An empty service directory with this name (relative, e.g. `a/log`).
+    ///
+    /// # Panics
+    /// If it cannot be made.
+    #[must_use]
+    pub fn named(name: &str) -> ServiceDir {
+        let tmp = tempfile::Builder::new()
+            .prefix("supervise-test.")
+            .tempdir()
+            .expect("tempdir");
+        std::fs::create_dir_all(tmp.path().join(name)).expect("mkdir service dir");
+        ServiceDir {
+            tmp,
+            name: name.to_owned(),
+        }
+    }
+
+    /// The operand the supervisor is given.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The temp dir holding the service directory (the supervisor's cwd).
+    #[must_use]
+    pub fn tmp(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// The service directory (absolute).
+    #[must_use]
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join(&self.name)
+    }
+
+    /// `rel` in the service directory.
+    #[must_use]
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir().join(rel)
+    }
+
+    /// A file with these contents.
+    pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> &Self {
+        let p = self.path(rel);
+        std::fs::write(&p, contents).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+        self
+    }
+
+    /// An executable shell script (mode 0755): `#!/bin/sh` and `body`.
+    pub fn script(&self, rel: impl AsRef<Path>, body: &str) -> &Self {
+        let p = self.path(&rel);
+        self.write(&rel, format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+        self
+    }
+
+    /// `run` as this script.
+    pub fn run(&self, body: &str) -> &Self {
+        self.script("run", body)
+    }
+
+    /// `finish` as this script.
+    pub fn finish(&self, body: &str) -> &Self {
+        self.script("finish", body)
+    }
+
+    /// The status file, decoded, if it exists with 35 bytes.
+    #[must_use]
+    pub fn status(&self) -> Option<SvStatus> {
+        SvStatus::decode(&std::fs::read(self.path("supervise/status")).ok()?)
+    }
+
+    /// A subscriber on `event/` (which must exist).
+    #[must_use]
+    pub fn subscribe(&self) -> Events {
+        Events::subscribe(&self.path("event"))
+    }
+
+    /// A launch of `sup` on this directory, to add to.
+    #[must_use]
+    pub fn launch(&self, sup: Supervisor) -> Launch<'_> {
+        Launch {
+            dir: self,
+            sup,
+            operand: Some(OsString::from(&self.name)),
+            argv0: OsString::from("s6-supervise"),
+            env: Vec::new(),
+            wait: true,
+            stdin: None,
+            umask: None,
+            ignored: Vec::new(),
+        }
+    }
+
+    /// `sup` started on this directory, its status file written.
+    #[must_use]
+    pub fn start(&self, sup: Supervisor) -> Supervised<'_> {
+        self.launch(sup).start()
+    }
+}
+
+/// How a supervisor is to be started.
+#[derive(Debug)]
+pub struct Launch<'d> {
+    dir: &'d ServiceDir,
+    sup: Supervisor,
+    operand: Option<OsString>,
+    argv0: OsString,
+    env: Vec<(OsString, OsString)>,
+    wait: bool,
+    stdin: Option<OwnedFd>,
+    umask: Option<u32>,
+    ignored: Vec<Signal>,
+}
+
+impl<'d> Launch<'d> {
+    /// The supervisor's umask (else the test runner's).
+    #[must_use]
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
+        self
+    }
+
+    /// These signals ignored in the supervisor (an ignored signal stays ignored across exec),
+    /// as a careless parent would leave them.
+    #[must_use]
+    pub fn ignoring(mut self, signals: &[Signal]) -> Self {
+        self.ignored.extend_from_slice(signals);
+        self
+    }
+
+    /// Another operand than the directory's name (`None`: no operand at all).
+    #[must_use]
+    pub fn operand(mut self, operand: Option<&str>) -> Self {
+        self.operand = operand.map(OsString::from);
+        self
+    }
+
+    /// Another `argv[0]` than `s6-supervise`.
+    #[must_use]
+    pub fn argv0(mut self, argv0: &str) -> Self {
+        self.argv0 = OsString::from(argv0);
+        self
+    }
+
+    /// An environment variable.
+    #[must_use]
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.env.push((key.into(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// This fd as the supervisor's stdin (a logger's pipe).
+    #[must_use]
+    pub fn stdin(mut self, fd: OwnedFd) -> Self {
+        self.stdin = Some(fd);
+        self
+    }
+
+    /// Do not wait for the status file (start-ups expected to fail).
+    #[must_use]
+    pub fn no_wait(mut self) -> Self {
+        self.wait = false;
+        self
+    }
+
+    /// Starts it; unless [`Launch::no_wait`], waits until the status file exists.
+    ///
+    /// # Panics
+    /// If it cannot be started, or writes no status file within [`DEADLINE`].
+    #[must_use]
+    pub fn start(self) -> Supervised<'d> {
+        use std::os::unix::process::CommandExt;
+        let program = self
+            .sup
+            .program()
+            .expect("supervisor installed (see each_supervisor)");
+        let stdout = self.dir.tmp().join("supervisor.stdout");
+        let stderr = self.dir.tmp().join("supervisor.stderr");
+        let mut cmd = Command::new(&program);
+        cmd.arg0(&self.argv0)
+            .args(self.operand.iter())
+            .current_dir(self.dir.tmp())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(File::create(&stdout).expect("create stdout file"))
+            .stderr(File::create(&stderr).expect("create stderr file"))
+            .stdin(self.stdin.map_or_else(Stdio::null, Stdio::from))
+            // Its own process group, so that a test's ^C does not reach it and a kill of the
+            // group is possible.
+            .process_group(0);
+        let (umask, ignored) = (self.umask, self.ignored.clone());
+        // SAFETY: the closure runs between fork and exec and makes only umask and sigaction
+        // calls, which are async-signal-safe, without allocating.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(mask) = umask {
+                    nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+                }
+                for &sig in &ignored {
+                    // SAFETY: SIG_IGN runs no handler code.
+                    let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn);
+                }
+                Ok(())
+            });
+        }
+        let child = with_std_fds_only(&mut cmd)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+        let pid = child.id() as i32;
+        let mut sv = Supervised {
+            dir: self.dir,
+            sup: self.sup,
+            child,
+            pid,
+            stdout,
+            stderr,
+            exit: None,
+        };
+        if self.wait {
+            sv.wait_until("the status file", DEADLINE, |sv| sv.dir.status().is_some());
+        }
+        sv
+    }
+}
+
+// ------------------------------------------------------------------ the running supervisor
+
+/// A running supervisor: the guard that waits on it, and kills and reaps everything on drop.
+#[derive(Debug)]
+pub struct Supervised<'d> {
+    pub dir: &'d ServiceDir,
+    pub sup: Supervisor,
+    child: Child,
+    pid: i32,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    exit: Option<std::process::ExitStatus>,
+}
+
+impl Supervised<'_> {
+    /// The supervisor's pid.
+    #[must_use]
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// What it wrote to its stderr so far.
+    #[must_use]
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// What it (and its children, whose stdout is its own) wrote to stdout so far.
+    #[must_use]
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// The status file now.
+    ///
+    /// # Panics
+    /// If it is missing or short.
+    #[must_use]
+    pub fn status(&self) -> SvStatus {
+        self.dir.status().expect("a 35-byte status file")
+    }
+
+    /// Waits until the status file satisfies `done`, and returns it.
+    ///
+    /// # Panics
+    /// If it does not within [`DEADLINE`].
+    pub fn wait_status(&mut self, what: &str, mut done: impl FnMut(&SvStatus) -> bool) -> SvStatus {
+        let mut last = None;
+        self.wait_until(what, DEADLINE, |sv| {
+            last = sv.dir.status();
+            last.as_ref().is_some_and(&mut done)
+        });
+        last.expect("status")
+    }
+
+    /// Waits until run is up, and returns its pid.
+    pub fn wait_up(&mut self) -> i32 {
+        self.wait_status("the service up", SvStatus::up).pid()
+    }
+
+    /// Waits until `done` holds.
+    ///
+    /// # Panics
+    /// If it does not within `within`, with the supervisor's stderr.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut done: impl FnMut(&mut Self) -> bool,
+    ) {
+        let deadline = Instant::now() + within;
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {within:?} waiting for {what} ({:?}, status {:?}, exited {:?})\n--- stderr:\n{}",
+                self.sup,
+                self.dir.status(),
+                self.exit,
+                self.stderr()
+            );
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// Writes `bytes` into `supervise/control` in one write, as s6-svc does.
+    ///
+    /// # Panics
+    /// If that fails.
+    pub fn ctl(&self, bytes: impl AsRef<[u8]>) {
+        let fd = open(
+            &self.dir.path("supervise/control"),
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap_or_else(|e| panic!("open supervise/control: {e}"));
+        let n = nix::unistd::write(&fd, bytes.as_ref()).expect("write supervise/control");
+        assert_eq!(n, bytes.as_ref().len());
+    }
+
+    /// Sends `sig` to the supervisor.
+    ///
+    /// # Panics
+    /// If it is gone.
+    pub fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid), sig)
+            .unwrap_or_else(|e| panic!("kill -{sig} supervisor: {e}"));
+    }
+
+    /// Whether it has exited (it is reaped then; the guard remembers how).
+    pub fn has_exited(&mut self) -> bool {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().expect("try_wait");
+        }
+        self.exit.is_some()
+    }
+
+    /// Waits for it to exit and returns its exit code (`None`: killed by a signal).
+    ///
+    /// # Panics
+    /// If it is still running after [`DEADLINE`].
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        self.wait_until("the supervisor to exit", DEADLINE, Supervised::has_exited);
+        self.exit.and_then(|s| s.code())
+    }
+
+    /// How it exited, if it did.
+    #[must_use]
+    pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
+        self.exit
+    }
+}
+
+/// The session id of `pid` (field 6 of `/proc/PID/stat`).
+#[must_use]
+pub fn session_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Every process (pid, start time) whose session is one of `sessions`.
+#[must_use]
+pub fn in_sessions(sessions: &[i32]) -> Vec<(i32, i64)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| session_of(*p).is_some_and(|s| sessions.contains(&s)))
+        .filter_map(|p| Some((p, procfs::starttime(p)?)))
+        .collect()
+}
+
+impl Drop for Supervised<'_> {
+    fn drop(&mut self) {
+        let alive = !self.has_exited_quietly();
+        // Stopped first, so that it spawns nothing while its children are listed.
+        if alive {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGSTOP);
+        }
+        let mut victims = if alive {
+            procfs::descendants(self.pid)
+        } else {
+            Vec::new()
+        };
+        // run and finish lead sessions of their own; what they forked stays in them even once
+        // reparented. The status file names the last child, which may have outlived us.
+        let mut leaders: Vec<i32> = victims.iter().map(|(p, _)| *p).collect();
+        if let Some(pid) = self.dir.status().map(|s| s.pid()).filter(|p| *p > 0) {
+            leaders.push(pid);
+        }
+        victims.extend(in_sessions(&leaders));
+        if alive {
+            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+        for (pid, start) in victims {
+            if procfs::starttime(pid) == Some(start) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Supervised<'_> {
+    fn has_exited_quietly(&mut self) -> bool {
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().ok().flatten();
+        }
+        self.exit.is_some()
+    }
+}
+
+/// Whether `pid` is still a process and not a zombie (a service we expect gone).
+#[must_use]
+pub fn alive(pid: i32) -> bool {
+    procfs::is_alive(pid)
+}
+
+/// Waits until `pid` is gone (or a zombie).
+///
+/// # Panics
+/// If it is not within [`DEADLINE`].
+pub fn wait_gone(pid: i32) {
+    crate::wait_until(&format!("pid {pid} gone"), DEADLINE, || !alive(pid));
+}
+
+/// Returns an error text for `e` as skalibs prints it.
+#[must_use]
+pub fn strerror(e: Errno) -> String {
+    std::io::Error::from_raw_os_error(e as i32)
+        .to_string()
+        .split(" (os error ")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}

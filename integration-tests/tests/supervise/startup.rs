@@ -1,0 +1,342 @@
+//! SUPERVISE.md, "supervise" / "Start-up, in this order" (and trymkdir).
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
+
+use integration_tests::DEADLINE;
+use integration_tests::service::{
+    Clients, ServiceDir, Supervisor, client, each_supervisor, make_fifodir, tai_now,
+};
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Step 4: "`event` ... only if trymkdir created it: `chown(event, -1, getegid())` and
+/// `chmod(event, 03730)`"; "`supervise`, by the same rule (mode 0700 when created)"; the lock
+/// "mode 0644"; "`mkfifo supervise/control 0600`" — all under umask 0, whatever supervise's
+/// umask; step 7: `death_tally` "0666 minus the restored umask".
+#[test]
+fn the_control_files_are_made_with_their_modes_whatever_the_umask() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        let sv = dir.launch(sup).umask(0o077).start();
+        let event = std::fs::metadata(dir.path("event")).unwrap();
+        assert!(event.is_dir());
+        assert_eq!(mode(&dir.path("event")), 0o3730);
+        assert_eq!(event.gid(), nix::unistd::getegid().as_raw());
+        assert_eq!(mode(&dir.path("supervise")), 0o700);
+        assert_eq!(mode(&dir.path("supervise/lock")), 0o644);
+        let control = std::fs::metadata(dir.path("supervise/control")).unwrap();
+        assert!(control.file_type().is_fifo());
+        assert_eq!(mode(&dir.path("supervise/control")), 0o600);
+        // supervise's own umask (077) is the one restored for what follows.
+        assert_eq!(mode(&dir.path("supervise/death_tally")), 0o600);
+        assert_eq!(mode(&dir.path("supervise/status")), 0o600);
+        drop(sv);
+    });
+}
+
+/// "An existing `event` directory is left with its owner and mode"; "Existing FIFO modes are
+/// kept (s6-svperms may have changed them)".
+#[test]
+fn an_existing_fifodir_and_fifo_keep_their_modes() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        std::fs::create_dir(dir.path("event")).unwrap();
+        std::fs::set_permissions(dir.path("event"), PermissionsExt::from_mode(0o1733)).unwrap();
+        std::fs::create_dir(dir.path("supervise")).unwrap();
+        nix::unistd::mkfifo(
+            &dir.path("supervise/control"),
+            nix::sys::stat::Mode::from_bits_truncate(0o620),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            dir.path("supervise/control"),
+            PermissionsExt::from_mode(0o620),
+        )
+        .unwrap();
+        let _sv = dir.start(sup);
+        assert_eq!(mode(&dir.path("event")), 0o1733);
+        assert_eq!(
+            mode(&dir.path("supervise")),
+            0o755,
+            "created by the test, umask 022"
+        );
+        assert_eq!(mode(&dir.path("supervise/control")), 0o620);
+    });
+}
+
+/// Step 4.3: "held by another process → fatal 100 `another instance of s6-supervise is
+/// already running`"; "Note that a second instance has already done step 4.1 before it
+/// dies" (it recreates a removed `event`). The lock is C's: ours and C exclude each other.
+#[test]
+fn a_second_supervisor_on_the_same_directory_exits_100() {
+    for (first, second) in [
+        (Supervisor::Ours, Supervisor::Ours),
+        (Supervisor::Ours, Supervisor::Reference),
+        (Supervisor::Reference, Supervisor::Ours),
+        (Supervisor::Debian, Supervisor::Ours),
+        (Supervisor::Ours, Supervisor::Debian),
+    ] {
+        if first.program().is_none() || second.program().is_none() {
+            eprintln!("skipped: {first:?} then {second:?} (not installed)");
+            continue;
+        }
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        let mut one = dir.start(first);
+        one.wait_up();
+        std::fs::remove_dir(dir.path("event")).unwrap();
+        let mut two = dir.launch(second).no_wait().start();
+        assert_eq!(two.wait_exit(), Some(100), "{first:?} then {second:?}");
+        assert_eq!(
+            two.stderr(),
+            "s6-supervise svc: fatal: another instance of s6-supervise is already running\n"
+        );
+        assert!(dir.path("event").is_dir(), "step 4.1 ran before the lock");
+        assert!(!one.has_exited());
+    }
+}
+
+/// trymkdir: "a non-directory is fatal 100 `S exists and is not a directory`", for `event`
+/// (made first) and `supervise`; step 4.4: "not a FIFO → fatal 100 `supervise/control is not
+/// a FIFO`".
+#[test]
+fn control_paths_of_the_wrong_type_are_fatal_100() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        for (path, message) in [
+            ("event", "event exists and is not a directory"),
+            ("supervise", "supervise exists and is not a directory"),
+            ("supervise/control", "supervise/control is not a FIFO"),
+        ] {
+            let dir = ServiceDir::new();
+            if path == "supervise/control" {
+                std::fs::create_dir(dir.path("supervise")).unwrap();
+            }
+            dir.write(path, "");
+            let mut sv = dir.launch(sup).no_wait().start();
+            assert_eq!(sv.wait_exit(), Some(100), "{path}");
+            assert_eq!(sv.stderr(), format!("s6-supervise svc: fatal: {message}\n"));
+        }
+    });
+}
+
+/// trymkdir: "A symlink: `mkdir(TARGET, 0700)` (TARGET as read, relative to the service
+/// dir) → \"created\"": a dangling `supervise` or `event` link gets its target made (the
+/// tmpfs set-up of s6-linux-init), and `event`'s gets the fifodir mode.
+#[test]
+fn dangling_symlinks_get_their_targets_made() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        std::fs::create_dir(dir.tmp().join("run")).unwrap();
+        symlink("../run/svc-supervise", dir.path("supervise")).unwrap();
+        symlink("../run/svc-event", dir.path("event")).unwrap();
+        let _sv = dir.start(sup);
+        assert_eq!(mode(&dir.tmp().join("run/svc-supervise")), 0o700);
+        assert_eq!(mode(&dir.tmp().join("run/svc-event")), 0o3730);
+        assert!(dir.tmp().join("run/svc-supervise/status").is_file());
+    });
+}
+
+/// trymkdir **fix** (no upstream fix): "when S is a symlink to a directory that already
+/// exists (i.e. any restart of supervise on a service whose `supervise` is a symlink into a
+/// tmpfs), C dies `unable to mkdir TARGET: File exists` (exit 111); ours uses the existing
+/// target directory (\"existing\", so for `event` no chown/chmod)". The reference shows the
+/// bug on the same directory.
+#[test]
+fn symlinks_to_existing_directories_are_used_as_they_are() {
+    let dir = ServiceDir::new();
+    dir.run("exec sleep 1000");
+    for target in ["run/svc-supervise", "run/svc-event"] {
+        std::fs::create_dir_all(dir.tmp().join(target)).unwrap();
+    }
+    std::fs::set_permissions(
+        dir.tmp().join("run/svc-event"),
+        PermissionsExt::from_mode(0o1733),
+    )
+    .unwrap();
+    symlink("../run/svc-supervise", dir.path("supervise")).unwrap();
+    symlink("../run/svc-event", dir.path("event")).unwrap();
+    each_supervisor(&[Supervisor::Reference, Supervisor::Debian], |sup| {
+        let mut sv = dir.launch(sup).no_wait().start();
+        assert_eq!(sv.wait_exit(), Some(111));
+        assert_eq!(
+            sv.stderr(),
+            "s6-supervise svc: fatal: unable to mkdir ../run/svc-event: File exists\n"
+        );
+    });
+    let mut sv = dir.start(Supervisor::Ours);
+    sv.wait_up();
+    assert_eq!(
+        mode(&dir.tmp().join("run/svc-event")),
+        0o1733,
+        "an existing fifodir is kept"
+    );
+    assert!(dir.tmp().join("run/svc-supervise/lock").is_file());
+    // And once more, as after a reboot of the tree: the same links, the same targets.
+    drop(sv);
+    let mut again = dir.start(Supervisor::Ours);
+    again.wait_up();
+}
+
+/// trymkdir: "A symlink to an existing non-directory: fatal 100 `S exists and is not a
+/// directory`" (ours; C gets EEXIST from its mkdir and dies 111 as above).
+#[test]
+fn a_symlink_to_a_file_is_not_a_directory() {
+    let dir = ServiceDir::new();
+    dir.write("elsewhere", "");
+    symlink("elsewhere", dir.path("supervise")).unwrap();
+    let mut sv = dir.launch(Supervisor::Ours).no_wait().start();
+    assert_eq!(sv.wait_exit(), Some(100));
+    assert_eq!(
+        sv.stderr(),
+        "s6-supervise svc: fatal: supervise exists and is not a directory\n"
+    );
+}
+
+/// trymkdir: "A symlink whose target is 512 bytes or more: fatal 111 `unable to readlink S:
+/// File name too long`".
+#[test]
+fn a_symlink_with_a_target_of_512_bytes_is_fatal_111() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        symlink("x".repeat(512), dir.path("event")).unwrap();
+        let mut sv = dir.launch(sup).no_wait().start();
+        assert_eq!(sv.wait_exit(), Some(111));
+        assert_eq!(
+            sv.stderr(),
+            "s6-supervise svc: fatal: unable to readlink event: File name too long\n"
+        );
+    });
+}
+
+/// Step 7: "Truncate/create `supervise/death_tally` ...; failure: fatal 111 `unable to
+/// truncate supervise/death_tally: ERR`"; and a tally left by a previous run is emptied.
+#[test]
+fn the_death_tally_is_emptied_at_start_up_and_its_failure_is_fatal() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        std::fs::create_dir(dir.path("supervise")).unwrap();
+        dir.write("supervise/death_tally", [7u8; 28]);
+        let mut sv = dir.start(sup);
+        sv.wait_up();
+        assert_eq!(
+            std::fs::read(dir.path("supervise/death_tally")).unwrap(),
+            b""
+        );
+        drop(sv);
+
+        let dir = ServiceDir::new();
+        std::fs::create_dir_all(dir.path("supervise/death_tally")).unwrap();
+        let mut sv = dir.launch(sup).no_wait().start();
+        assert_eq!(sv.wait_exit(), Some(111));
+        assert_eq!(
+            sv.stderr(),
+            "s6-supervise svc: fatal: unable to truncate supervise/death_tally: Is a directory\n"
+        );
+    });
+}
+
+/// Step 8: "`down` ... `access` error other than ENOENT: fatal 111 `unable to access ./down:
+/// ERR`" (a symlink loop).
+#[test]
+fn a_down_file_that_cannot_be_checked_is_fatal_111() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        symlink("down", dir.path("down")).unwrap();
+        let mut sv = dir.launch(sup).no_wait().start();
+        assert_eq!(sv.wait_exit(), Some(111));
+        assert_eq!(
+            sv.stderr(),
+            "s6-supervise svc: fatal: unable to access ./down: Too many levels of symbolic links\n"
+        );
+    });
+}
+
+/// Step 9: "status.stamp = status.readystamp = now; write the status file (pid 0, wstat 0,
+/// wantup per `down`, ready 1, paused 0, finishing 0); publish `s`"; with `down`, nothing is
+/// started, and s6-svstat says so.
+#[test]
+fn with_a_down_file_the_first_status_is_down_and_ready_and_nothing_starts() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000").write("down", "");
+        make_fifodir(&dir.path("event"));
+        let mut events = dir.subscribe();
+        let before = tai_now();
+        let sv = dir.start(sup);
+        events.wait_contains("s");
+        let st = sv.status();
+        assert_eq!((st.pid, st.wstat), (0, 0));
+        assert!(
+            !st.wantup && st.ready && !st.paused && !st.finishing,
+            "{st:?}"
+        );
+        assert_eq!(st.stamp, st.readystamp);
+        assert!(
+            st.stamp >= (before.0, 0) && st.stamp.0 <= tai_now().0,
+            "{st:?}"
+        );
+        for clients in Clients::ALL {
+            let Some(svstat) = clients.program("s6-svstat") else {
+                continue;
+            };
+            let out = client(&svstat, &["svc"], dir.tmp());
+            assert_eq!(out.code, Some(0), "{}", out.stderr);
+            assert!(
+                out.stdout.starts_with("down (exitcode 0) ")
+                    && out.stdout.ends_with(" seconds, ready 0 seconds\n")
+                    || out.stdout.ends_with(" seconds, ready 1 seconds\n"),
+                "{clients:?}: {}",
+                out.stdout
+            );
+        }
+        assert_eq!(events.text(), "s", "nothing started");
+    });
+}
+
+/// Step 9: "The first deadline is \"now\", so the first loop turn is a timeout in state DOWN
+/// (→ start if wantup)": `s` then `u` at once.
+#[test]
+fn without_a_down_file_run_starts_at_once() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        make_fifodir(&dir.path("event"));
+        let mut events = dir.subscribe();
+        let mut sv = dir.start(sup);
+        let pid = sv.wait_up();
+        assert!(pid > 0);
+        let got = events.wait_contains("su");
+        assert_eq!(got, b"su");
+        let st = sv.status();
+        assert!(st.wantup && !st.ready && !st.finishing);
+        let _ = DEADLINE;
+    });
+}
+
+/// Step 6: "Clean the fifodir": a subscriber FIFO left behind by a killed listener (no
+/// reader) is removed; other names are left alone.
+#[test]
+fn stale_subscriber_fifos_are_removed_at_start_up() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000").write("down", "");
+        make_fifodir(&dir.path("event"));
+        let stale = dir.path("event/ftrig1:@400000006000000000000000:abcdef");
+        nix::unistd::mkfifo(&stale, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let other = dir.path("event/not-a-subscriber");
+        nix::unistd::mkfifo(&other, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let _sv = dir.start(sup);
+        assert!(!stale.exists(), "stale subscriber left");
+        assert!(other.exists());
+    });
+}
