@@ -252,7 +252,9 @@ pub fn tai_now() -> (u64, u32) {
 /// Seconds from TAI64N `a` to `b`, as a float.
 #[must_use]
 pub fn tai_secs_between(a: (u64, u32), b: (u64, u32)) -> f64 {
-    (b.0 as f64 - a.0 as f64) + (f64::from(b.1) - f64::from(a.1)) / 1e9
+    // The labels differ by little, but are near 2^62: subtract them exactly first.
+    let secs = i128::from(b.0) - i128::from(a.0);
+    secs as f64 + (f64::from(b.1) - f64::from(a.1)) / 1e9
 }
 
 // ------------------------------------------------------------------ the event fifodir
@@ -511,6 +513,7 @@ impl ServiceDir {
             stdin: None,
             umask: None,
             ignored: Vec::new(),
+            nofile: None,
         }
     }
 
@@ -533,6 +536,7 @@ pub struct Launch<'d> {
     stdin: Option<OwnedFd>,
     umask: Option<u32>,
     ignored: Vec<Signal>,
+    nofile: Option<u64>,
 }
 
 impl<'d> Launch<'d> {
@@ -540,6 +544,14 @@ impl<'d> Launch<'d> {
     #[must_use]
     pub fn umask(mut self, mask: u32) -> Self {
         self.umask = Some(mask);
+        self
+    }
+
+    /// The supervisor's RLIMIT_NOFILE (soft and hard), e.g. to make a notification-fd invalid
+    /// or the fd table run out.
+    #[must_use]
+    pub fn nofile(mut self, limit: u64) -> Self {
+        self.nofile = Some(limit);
         self
     }
 
@@ -610,11 +622,20 @@ impl<'d> Launch<'d> {
             // Its own process group, so that a test's ^C does not reach it and a kill of the
             // group is possible.
             .process_group(0);
-        let (umask, ignored) = (self.umask, self.ignored.clone());
-        // SAFETY: the closure runs between fork and exec and makes only umask and sigaction
-        // calls, which are async-signal-safe, without allocating.
+        // First, while the fd limit is still the runner's: only fds 0-2 go through.
+        with_std_fds_only(&mut cmd);
+        let (umask, ignored, nofile) = (self.umask, self.ignored.clone(), self.nofile);
+        // SAFETY: the closure runs between fork and exec and makes only umask, setrlimit and
+        // sigaction calls, which are async-signal-safe, without allocating.
         unsafe {
             cmd.pre_exec(move || {
+                if let Some(limit) = nofile {
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        limit,
+                        limit,
+                    )?;
+                }
                 if let Some(mask) = umask {
                     nix::sys::stat::umask(Mode::from_bits_truncate(mask));
                 }
@@ -625,7 +646,7 @@ impl<'d> Launch<'d> {
                 Ok(())
             });
         }
-        let child = with_std_fds_only(&mut cmd)
+        let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
         let pid = child.id() as i32;

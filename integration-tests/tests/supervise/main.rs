@@ -12,6 +12,10 @@ mod command_line;
 mod startup;
 // "The transition table": every input in every state.
 mod transitions;
+// "Starting run": the spawn, lock-fd, notification-fd, what children get.
+mod starting_run;
+// "Readiness": the notification pipe.
+mod readiness;
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{ServiceDir, Supervised};
@@ -63,4 +67,60 @@ pub fn wait_trapping(sv: &mut Supervised<'_>) -> i32 {
         std::fs::read_to_string(dir.path("pid")).is_ok_and(|p| p.trim() == pid.to_string())
     });
     pid
+}
+
+/// A field of `/proc/PID/status` (`SigIgn`, `SigBlk`, ...), as a number (hex fields).
+pub fn proc_status_hex(pid: i32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(&format!("{field}:")))?;
+    u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok()
+}
+
+/// The fd numbers `pid` has open.
+pub fn fd_numbers(pid: i32) -> Vec<i32> {
+    integration_tests::procfs::fds(pid)
+        .into_iter()
+        .map(|(fd, _)| fd)
+        .collect()
+}
+
+/// The session and process group of `pid`.
+pub fn sid_pgid(pid: i32) -> (i32, i32) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<i32> = rest
+        .split_whitespace()
+        .skip(2)
+        .take(2)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    (
+        f.get(1).copied().unwrap_or(0),
+        f.first().copied().unwrap_or(0),
+    )
+}
+
+/// The holder of a write lock on `path`, by F_GETLK: its pid, or `None` if unlocked.
+pub fn lock_holder(path: &std::path::Path) -> Option<i32> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
+    let fd = open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    let mut fl = whole_file_lock(nix::libc::F_RDLCK);
+    fcntl(&fd, FcntlArg::F_GETLK(&mut fl)).ok()?;
+    (i32::from(fl.l_type) == nix::libc::F_WRLCK).then_some(fl.l_pid)
+}
+
+/// A whole-file `flock` struct of this type.
+pub fn whole_file_lock(kind: i32) -> nix::libc::flock {
+    nix::libc::flock {
+        l_type: kind as i16,
+        l_whence: nix::libc::SEEK_SET as i16,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    }
 }
