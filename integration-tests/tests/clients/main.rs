@@ -1,0 +1,7 @@
+//! The client tools (`svc`, `svstat`, `svok`, `svwait`) and the formats they share with s6,
+//! against the C programs. Each module is one area of SUPERVISE.md.
+
+/// The status file and the ftrig protocol against C (SUPERVISE.md, "Shared formats", "ftrig").
+mod formats;
+/// Supervisors, C clients, guards.
+mod support;
