@@ -6,12 +6,13 @@
 #![forbid(unsafe_code)]
 
 use common::diag::SysErr;
+use common::fatal;
 use nix::errno::Errno;
 use nix::unistd::read;
 
 use crate::daemon::Supervise;
-use crate::interim::control::SuperviseCommand;
 use crate::state::Input;
+use common::control::SuperviseCommand;
 
 impl Supervise {
     /// Reads and acts on every byte in the FIFO.

@@ -19,16 +19,17 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::diag::SysErr;
+use common::fatal;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signalfd::SignalFd;
 
 use crate::events;
-use crate::interim::ctldir::SuperviseDir;
-use crate::interim::status::Status;
 use crate::state::{Input, State};
-use crate::sys::{FileActions, SpawnAttr};
 use crate::throttle::Throttle;
+use common::ctldir::ControlDir;
+use common::spawn::{FileActions, SpawnAttr};
+use common::status::Status;
 
 /// The running daemon.
 pub struct Supervise {
@@ -56,7 +57,7 @@ pub struct Supervise {
     pub run_actions: Option<FileActions>,
     pub signals: SignalFd,
     /// The lock, the control FIFO and its kept write end: held for supervise's whole life.
-    pub dir: SuperviseDir,
+    pub dir: ControlDir,
 }
 
 /// Which sources are readable after a wait that did not time out.

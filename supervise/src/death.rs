@@ -8,15 +8,17 @@ use std::ffi::CStr;
 use std::time::{Duration, Instant};
 
 use common::diag::SysErr;
+use common::spawn::spawn;
+use common::warn;
 use nix::errno::Errno;
 
 use crate::daemon::Supervise;
 use crate::events;
 use crate::files::{self, TIMEOUT_FINISH};
-use crate::interim::tai::Tai64n;
 use crate::start::Decimal;
 use crate::state::State;
-use crate::{sys, tally};
+use crate::tally;
+use common::tai::Tai64n;
 
 /// The finish program.
 pub const FINISH: &CStr = c"./finish";
@@ -55,7 +57,7 @@ impl Supervise {
             sig.as_c_str(),
             self.name.as_c_str(),
         ];
-        match sys::spawn(&self.spawn_attr, FINISH, &argv, None) {
+        match spawn(&self.spawn_attr, FINISH, &argv, None) {
             Ok(pid) => {
                 self.deadline = match files::read_uint(TIMEOUT_FINISH) {
                     None => Some(Instant::now() + DEFAULT_TIMEOUT_FINISH),

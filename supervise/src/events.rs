@@ -5,12 +5,9 @@
 //! Publication errors are ignored.
 #![forbid(unsafe_code)]
 
-use std::ffi::CStr;
+use std::path::Path;
 
-use crate::interim::ftrig;
-
-/// The fifodir, relative to the service directory.
-pub const EVENT_DIR: &CStr = c"event";
+use common::ftrig::{self, EVENT_DIR};
 
 /// Start-up, once.
 pub const START: &[u8] = b"s";
@@ -31,5 +28,5 @@ pub const EXIT: &[u8] = b"x";
 
 /// Publishes `bytes` to every subscriber (one write each).
 pub fn publish(bytes: &[u8]) {
-    ftrig::notify(EVENT_DIR, bytes);
+    let _ = ftrig::notify(Path::new(EVENT_DIR), bytes);
 }

@@ -11,12 +11,13 @@
 use std::ffi::CStr;
 
 use common::diag::SysErr;
+use common::warn;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::unistd::{read, unlink};
 
-use crate::interim::sig;
+use common::sig;
 
 /// `lock-fd`: the service's lock on fd N (see `start`).
 pub const LOCK_FD: &CStr = c"lock-fd";

@@ -18,6 +18,7 @@ use std::os::fd::{IntoRawFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 
 use common::diag::SysErr;
+use common::fatal;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::signal::Signal;
@@ -38,7 +39,7 @@ pub fn main(mut args: impl Iterator<Item = OsString>) -> ! {
     let lk = args.next().unwrap_or_default();
     let prog = args.next().unwrap_or_default();
     let name = args.next().unwrap_or_default();
-    crate::interim::diag::set_prog(&prog.to_string_lossy());
+    common::diag::set_prog(&prog.to_string_lossy());
     let Some(lk) = uint0_scan(lk.as_encoded_bytes()).and_then(|n| RawFd::try_from(n).ok()) else {
         fatal!(common::EXIT_USAGE, "invalid lock-fd");
     };

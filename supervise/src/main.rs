@@ -12,25 +12,11 @@
 //! The same binary is also the lock-fd helper (see [`lockrun`]), selected by its `argv[0]`.
 #![deny(unsafe_code)]
 
-/// `PROG: warning: ...`.
-macro_rules! warn {
-    ($($arg:tt)*) => { $crate::interim::diag::warn(::std::format_args!($($arg)*)) };
-}
-
-/// `PROG: fatal: ...`, then exit with the code given first.
-macro_rules! fatal {
-    ($code:expr, $($arg:tt)*) => {
-        $crate::interim::diag::fatal($code, ::std::format_args!($($arg)*))
-    };
-}
-
 mod control;
 mod daemon;
 mod death;
 mod events;
 mod files;
-#[forbid(unsafe_code)]
-mod interim;
 mod lockrun;
 mod readiness;
 mod signals;
@@ -44,19 +30,23 @@ mod throttle;
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
 use std::time::Instant;
 
-use common::EXIT_SYSTEM;
-use common::diag::SysErr;
+use common::ctldir::{self, Made};
+use common::diag::{self, SysErr};
+use common::spawn::{SpawnAttr, SpawnOptions};
+use common::status::Status;
+use common::tai::Tai64n;
+use common::{EXIT_SYSTEM, fatal, ftrig, warn};
+use nix::fcntl::AT_FDCWD;
 use nix::sys::resource::{Resource, getrlimit};
 use nix::sys::signal::Signal;
+use nix::sys::stat::{FchmodatFlags, Mode, fchmodat};
+use nix::unistd::{chown, getegid};
 
 use crate::daemon::Supervise;
-use crate::interim::status::Status;
-use crate::interim::tai::Tai64n;
-use crate::interim::{ctldir, diag, ftrig};
 use crate::state::State;
-use crate::sys::SpawnAttr;
 use crate::throttle::Throttle;
 
 fn main() {
@@ -92,37 +82,44 @@ fn base_name(argv0: &OsStr) -> String {
     String::from_utf8_lossy(base).into_owned()
 }
 
-/// skalibs `fd_sanitize`: fds 0, 1 and 2 open (/dev/null, read for 0, write for 1 and 2), so
-/// that every child gets three valid fds and no file supervise opens lands on them.
-fn sanitize_standard_fds() {
-    for fd in 0..3 {
-        if sys::is_open(fd) {
-            continue;
+/// Step 4.1: `event`, the fifodir, made before `supervise`; only if it was created here, its
+/// group is supervise's egid and its mode 03730 (members of the group may subscribe, nobody
+/// may list or remove another's FIFO).
+fn make_fifodir() {
+    match ctldir::trymkdir(Path::new("."), ftrig::EVENT_DIR) {
+        Ok(Made::Existing) => {}
+        Ok(Made::Created) => {
+            let event = Path::new(ftrig::EVENT_DIR);
+            if let Err(e) = chown(event, None, Some(getegid())) {
+                fatal!(EXIT_SYSTEM, "unable to chown event: {}", SysErr(e));
+            }
+            let mode = Mode::from_bits_truncate(0o3730);
+            if let Err(e) = fchmodat(AT_FDCWD, event, mode, FchmodatFlags::FollowSymlink) {
+                fatal!(EXIT_SYSTEM, "unable to chmod event: {}", SysErr(e));
+            }
         }
-        let flags = if fd == 0 {
-            libc::O_RDONLY
-        } else {
-            libc::O_WRONLY
-        };
-        if let Err(e) = sys::reopen_dev_null(fd, flags) {
-            fatal!(
-                EXIT_SYSTEM,
-                "unable to sanitize stdin and stdout: {}",
-                SysErr(e)
-            );
-        }
+        Err(e) => fatal!(e.exit_code(), "{e}"),
     }
 }
 
 /// Start-up steps 2 to 9, in the spec's order (step 1, the chdir, is done). Dies on failure.
 fn startup(dir: OsString, prog: &str) -> Supervise {
-    sanitize_standard_fds();
+    // skalibs `fd_sanitize`: no file supervise opens lands on 0, 1 or 2, and every child gets
+    // three valid fds.
+    if let Err(e) = common::sys::sanitize_standard_fds() {
+        fatal!(
+            EXIT_SYSTEM,
+            "unable to sanitize stdin and stdout: {}",
+            SysErr(e)
+        );
+    }
     let maxfd = match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, _)) => soft,
         Err(e) => fatal!(EXIT_SYSTEM, "unable to getrlimit: {}", SysErr(e)),
     };
-    let supervise_dir =
-        ctldir::init_supervise_dir().unwrap_or_else(|e| fatal!(e.exit_code(), "{e}"));
+    make_fifodir();
+    let supervise_dir = ctldir::init_control_dir(Path::new("."), &ctldir::SUPERVISE)
+        .unwrap_or_else(|e| fatal!(e.exit_code(), "{e}"));
 
     let signals = signals::trap().unwrap_or_else(|(selfpipe, e)| {
         if selfpipe {
@@ -137,7 +134,7 @@ fn startup(dir: OsString, prog: &str) -> Supervise {
     if let Err(e) = sys::default_disposition(Signal::SIGCHLD) {
         fatal!(EXIT_SYSTEM, "unable to trap signals: {}", SysErr(e));
     }
-    let spawn_attr = SpawnAttr::new().unwrap_or_else(|e| {
+    let spawn_attr = SpawnAttr::new(SpawnOptions { setsid: true }).unwrap_or_else(|e| {
         fatal!(
             EXIT_SYSTEM,
             "unable to init spawn attributes: {}",
@@ -145,7 +142,7 @@ fn startup(dir: OsString, prog: &str) -> Supervise {
         )
     });
 
-    if let Err(e) = ftrig::clean(events::EVENT_DIR) {
+    if let Err(e) = ftrig::clean(Path::new(ftrig::EVENT_DIR)) {
         warn!("unable to ftrigw_clean event: {}", SysErr(e));
     }
     if let Err(e) = tally::truncate() {

@@ -17,7 +17,7 @@ use nix::unistd::read;
 
 use crate::daemon::Supervise;
 use crate::events;
-use crate::interim::tai::Tai64n;
+use common::tai::Tai64n;
 
 /// Bytes read from the pipe at a time.
 const CHUNK: usize = 512;

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use common::diag::SysErr;
+use common::fatal;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};

@@ -19,9 +19,11 @@
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
 use std::time::Duration;
 
 use common::diag::SysErr;
+use common::warn;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
 use nix::sys::stat::{Mode, fstat};
@@ -30,11 +32,11 @@ use nix::unistd::{ftruncate, pipe2};
 use crate::daemon::Supervise;
 use crate::events;
 use crate::files::{self, LOCK_FD, NOTIFICATION_FD};
-use crate::interim::lock;
-use crate::interim::tai::Tai64n;
 use crate::lockrun;
 use crate::state::State;
-use crate::sys::{self, FileActions};
+use common::lock;
+use common::spawn::{FileAction, FileActions, spawn};
+use common::tai::Tai64n;
 
 /// After a failed start, the next try is this far away.
 pub const SPAWN_RETRY: Duration = Duration::from_secs(60);
@@ -45,6 +47,8 @@ pub const RUN: &CStr = c"./run";
 const SELF_EXE: &CStr = c"/proc/self/exe";
 /// The file the service locks on fd LK.
 pub const SERVICE_LOCK: &CStr = c"supervise/service-lock";
+/// The same, as a path.
+const SERVICE_LOCK_PATH: &str = "supervise/service-lock";
 
 /// A decimal number as a NUL-terminated string, in a stack buffer.
 pub struct Decimal {
@@ -177,10 +181,10 @@ impl Supervise {
                 self.prog.as_c_str(),
                 self.name.as_c_str(),
             ];
-            sys::spawn(&self.spawn_attr, SELF_EXE, &argv, actions)
+            spawn(&self.spawn_attr, SELF_EXE, &argv, actions)
         } else {
             let argv = [RUN, self.name.as_c_str()];
-            sys::spawn(&self.spawn_attr, RUN, &argv, actions)
+            spawn(&self.spawn_attr, RUN, &argv, actions)
         };
         (program, result)
     }
@@ -195,7 +199,7 @@ fn actions_for(
 ) -> Result<&FileActions, Errno> {
     // A target beyond any fd number is EBADF, as glibc says for one beyond the limit.
     let to = RawFd::try_from(to).map_err(|_| Errno::EBADF)?;
-    let moves = [(from, to)];
+    let moves = [FileAction::Dup2 { from, to }];
     if !cache.as_ref().is_some_and(|fa| fa.is(&moves)) {
         *cache = None;
         *cache = Some(FileActions::new(&moves)?);
@@ -237,7 +241,9 @@ fn check_service_lock() -> Result<(), ()> {
         let _ = ftruncate(&fd, 0);
         warn!("a previous instance of the service wrote to the lock file!");
     }
-    match lock::fd_is_locked(fd.as_fd()) {
+    // F_GETLK through a second, read-only open, as s6_svc_ok; supervise holds no lock there,
+    // so any lock reported is another process's.
+    match lock::is_locked(Path::new(SERVICE_LOCK_PATH)).map(|l| l == Some(true)) {
         Err(e) => {
             warn!(
                 "unable to read lock state on supervise/service-lock (waiting 60 seconds): {}",

@@ -7,13 +7,14 @@
 use std::time::Duration;
 
 use common::diag::SysErr;
+use common::warn;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::{Pid, getpgid};
 
 use crate::daemon::Supervise;
 use crate::files;
-use crate::interim::control::SuperviseCommand;
 use crate::sys;
+use common::control::SuperviseCommand;
 
 /// SIGKILL is repeated this often while the service (or finish) has not died.
 pub const KILL_AGAIN: Duration = Duration::from_secs(5);
@@ -120,12 +121,12 @@ impl Supervise {
             C::Quit if up => self.kill(libc::SIGQUIT),
             C::Hangup if up => self.kill(libc::SIGHUP),
             C::Kill if up => self.kill(libc::SIGKILL),
-            C::Term if up => self.kill(libc::SIGTERM),
+            C::Terminate if up => self.kill(libc::SIGTERM),
             C::Interrupt if up => self.kill(libc::SIGINT),
             C::Usr1 if up => self.kill(libc::SIGUSR1),
             C::Usr2 if up => self.kill(libc::SIGUSR2),
             C::Pause if up => self.pause(),
-            C::Cont if up => self.cont(),
+            C::Continue if up => self.cont(),
             C::Winch if up => self.kill(libc::SIGWINCH),
             C::Restart if up => self.kill(files::down_signal()),
             // Signals to a service that is not running: nothing.
@@ -134,12 +135,12 @@ impl Supervise {
             | C::Quit
             | C::Hangup
             | C::Kill
-            | C::Term
+            | C::Terminate
             | C::Interrupt
             | C::Usr1
             | C::Usr2
             | C::Pause
-            | C::Cont
+            | C::Continue
             | C::Winch
             | C::Restart => {}
 
@@ -157,7 +158,7 @@ impl Supervise {
                     self.start();
                 }
             }
-            C::DownFile => {
+            C::DownWithFile => {
                 files::add_down();
                 if up {
                     self.stop();
@@ -165,7 +166,7 @@ impl Supervise {
                     self.want(false);
                 }
             }
-            C::UpFile => {
+            C::UpWithoutFile => {
                 files::del_down();
                 self.want(true);
                 if self.state == Down {
@@ -185,7 +186,7 @@ impl Supervise {
                 LastUp | LastFinish => self.close(),
             },
             C::OnceAtMost => self.want(false),
-            C::DownFileOnly => {
+            C::OnceAtMostWithFile => {
                 files::add_down();
                 self.want(false);
             }

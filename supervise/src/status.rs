@@ -4,13 +4,14 @@
 #![forbid(unsafe_code)]
 
 use common::diag::SysErr;
+use common::warn;
 
 use crate::daemon::Supervise;
 
 impl Supervise {
     /// Writes the status file (C's `announce`).
     pub fn announce(&self) {
-        if let Err(e) = self.status.write_in_cwd() {
+        if let Err(e) = self.status.write_in(nix::fcntl::AT_FDCWD) {
             warn!("unable to write status file: {}", SysErr(e));
         }
     }

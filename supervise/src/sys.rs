@@ -1,113 +1,13 @@
-//! Every `unsafe` of supervise, each wrapped once: spawning with caller-owned argv arrays,
-//! the raw wait status, and the operations on descriptor numbers that no owned type can
-//! express (fds 0 and 1 for "close", the lock-fd helper's fd LK, which may be any number).
-//!
-//! Children are started with `posix_spawn`, never `fork` and never `std::process::Command`,
-//! in a new session, with an **empty signal mask and every disposition reset to the default**
-//! (SUPERVISE.md, "Starting run", step 3, **fix**: C resets only the mask and caught signals,
-//! and the Rust runtime ignores SIGPIPE before `main`).
+//! Every `unsafe` of supervise, each wrapped once: the raw wait status, a kill with a raw
+//! signal number, dispositions, and the operations on descriptor numbers that no owned type
+//! can express (fds 0 and 1 for "close", the lock-fd helper's fd LK, which may be any
+//! number). Spawning is `common::spawn`'s.
 
-use std::ffi::{CStr, c_char};
 use std::os::fd::RawFd;
-use std::ptr;
 
 use nix::errno::Errno;
-use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
-use nix::sys::signal::{SigHandler, SigSet, Signal, signal};
+use nix::sys::signal::{SigHandler, Signal, signal};
 use nix::unistd::Pid;
-
-unsafe extern "C" {
-    /// The process environment, passed to children as is (as C's `environ`).
-    static environ: *const *const c_char;
-}
-
-/// INTERIM (common::spawn): spawn attributes: new session, empty mask, default dispositions.
-pub struct SpawnAttr(PosixSpawnAttr);
-
-impl SpawnAttr {
-    /// # Errors
-    /// If the C library cannot initialise the attributes (ENOMEM).
-    pub fn new() -> Result<Self, Errno> {
-        let mut attr = PosixSpawnAttr::init()?;
-        attr.set_flags(
-            PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
-                | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF
-                | PosixSpawnFlags::from_bits_retain(libc::POSIX_SPAWN_SETSID.into()),
-        )?;
-        attr.set_sigmask(&SigSet::empty())?;
-        attr.set_sigdefault(&SigSet::all())?;
-        Ok(SpawnAttr(attr))
-    }
-}
-
-/// INTERIM (common::spawn): the dup2 moves of a child, built once and reused.
-pub struct FileActions {
-    moves: [(RawFd, RawFd); 1],
-    len: usize,
-    actions: PosixSpawnFileActions,
-}
-
-impl FileActions {
-    /// # Errors
-    /// If the C library refuses a move (EBADF for a target beyond the fd limit, ENOMEM).
-    pub fn new(moves: &[(RawFd, RawFd)]) -> Result<Self, Errno> {
-        let mut actions = PosixSpawnFileActions::init()?;
-        let mut stored = [(-1, -1); 1];
-        for (slot, &(from, to)) in stored.iter_mut().zip(moves) {
-            actions.add_dup2(from, to)?;
-            *slot = (from, to);
-        }
-        Ok(FileActions {
-            moves: stored,
-            len: moves.len().min(1),
-            actions,
-        })
-    }
-
-    #[must_use]
-    pub fn is(&self, moves: &[(RawFd, RawFd)]) -> bool {
-        self.moves[..self.len] == *moves
-    }
-}
-
-/// INTERIM (common::spawn): starts `path` with `argv` (at most four arguments), the inherited
-/// environment and `actions`. No heap allocation: the argv array lives on the stack.
-///
-/// # Errors
-/// The errno of the failed spawn, exec failures included (glibc reports them).
-pub fn spawn(
-    attr: &SpawnAttr,
-    path: &CStr,
-    argv: &[&CStr],
-    actions: Option<&FileActions>,
-) -> Result<Pid, Errno> {
-    let mut args: [*mut c_char; 5] = [ptr::null_mut(); 5];
-    for (slot, arg) in args.iter_mut().zip(argv.iter().take(4)) {
-        *slot = arg.as_ptr().cast_mut();
-    }
-    let actions = actions.map_or(ptr::null(), |fa| ptr::from_ref(&fa.actions).cast());
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: `PosixSpawnAttr` and `PosixSpawnFileActions` are `repr(transparent)` over the
-    // libc types and initialised by their constructors (a null file-actions pointer means
-    // none); `path` and every `args` entry point to NUL-terminated strings that outlive the
-    // call, and `args` ends with a null pointer (five slots, at most four filled); `environ`
-    // is the process environment, which nothing in supervise modifies.
-    let r = unsafe {
-        libc::posix_spawn(
-            &raw mut pid,
-            path.as_ptr(),
-            actions,
-            ptr::from_ref(&attr.0).cast(),
-            args.as_ptr(),
-            environ.cast(),
-        )
-    };
-    if r == 0 {
-        Ok(Pid::from_raw(pid))
-    } else {
-        Err(Errno::from_raw(r))
-    }
-}
 
 /// `waitpid(pid, WNOHANG)`: the raw wait status when `pid` has died, `None` while it lives.
 /// The raw status is what the status file stores (its low 16 bits) and what finish's
@@ -127,13 +27,6 @@ pub fn wait_nohang(pid: Pid) -> Result<Option<i32>, Errno> {
             Err(e) => return Err(e),
         }
     }
-}
-
-/// Whether `fd` is an open descriptor (`fcntl(F_GETFD)`).
-#[must_use]
-pub fn is_open(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD only reads the descriptor flags; an invalid fd gives EBADF.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
 
 /// Points the standard descriptor `fd` (0 or 1, for "close") at /dev/null, opened with

@@ -15,13 +15,14 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 
 use common::diag::SysErr;
+use common::warn;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open, renameat};
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::{unlink, write};
 
 use crate::files::{self, MAX_DEATH_TALLY};
-use crate::interim::tai::Tai64n;
+use common::tai::Tai64n;
 
 /// The file, relative to the service directory.
 pub const DEATH_TALLY: &CStr = c"supervise/death_tally";
