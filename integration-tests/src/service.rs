@@ -14,14 +14,17 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::ftrig::Subscriber;
+pub use common::tai::Tai64n;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
@@ -192,82 +195,60 @@ fn read_all(mut f: File) -> String {
 
 // ------------------------------------------------------------------ the status file
 
-/// `supervise/status`, decoded (SUPERVISE.md, "supervise/status").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SvStatus {
-    /// TAI64N of the last up/down change: (label, nanoseconds).
-    pub stamp: (u64, u32),
-    pub readystamp: (u64, u32),
-    pub pid: u64,
-    pub wstat: u16,
-    pub paused: bool,
-    pub finishing: bool,
-    pub wantup: bool,
-    pub ready: bool,
+/// `supervise/status`, decoded by common's reader (SUPERVISE.md, "supervise/status").
+pub type SvStatus = common::status::Status;
+
+/// What the scenarios ask of a status.
+pub trait Observed {
+    /// Up: a pid and not finishing (as s6-svstat says "up").
+    fn up(&self) -> bool;
+    /// The pid as an `i32` (0 when down).
+    fn pid(&self) -> i32;
 }
 
-impl SvStatus {
-    /// Decodes the 35 bytes; `None` if there are fewer.
-    #[must_use]
-    pub fn decode(b: &[u8]) -> Option<SvStatus> {
-        if b.len() < 35 {
-            return None;
-        }
-        let u64_at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
-        let u32_at = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
-        Some(SvStatus {
-            stamp: (u64_at(0), u32_at(8)),
-            readystamp: (u64_at(12), u32_at(20)),
-            pid: u64_at(24),
-            wstat: u16::from_be_bytes([b[32], b[33]]),
-            paused: b[34] & 1 != 0,
-            finishing: b[34] & 2 != 0,
-            wantup: b[34] & 4 != 0,
-            ready: b[34] & 8 != 0,
-        })
+impl Observed for SvStatus {
+    fn up(&self) -> bool {
+        self.is_up()
     }
 
-    /// Up: a pid and not finishing (as s6-svstat says "up").
-    #[must_use]
-    pub fn up(&self) -> bool {
-        self.pid != 0 && !self.finishing
-    }
-
-    /// The pid as an `i32`.
-    #[must_use]
-    pub fn pid(&self) -> i32 {
+    fn pid(&self) -> i32 {
         i32::try_from(self.pid).unwrap_or(0)
     }
 }
 
-/// The TAI64 label of the wall clock now, as skalibs computes it (10 + 27 leap seconds).
+/// Seconds from `a` to `b`, as a float (the labels are subtracted exactly first: near 2^62,
+/// a float has no room for the difference).
 #[must_use]
-pub fn tai_now() -> (u64, u32) {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    ((1 << 62) + 37 + d.as_secs(), d.subsec_nanos())
+pub fn tai_secs_between(a: Tai64n, b: Tai64n) -> f64 {
+    let secs = i128::from(b.secs) - i128::from(a.secs);
+    secs as f64 + (f64::from(b.nanos) - f64::from(a.nanos)) / 1e9
 }
 
-/// Seconds from TAI64N `a` to `b`, as a float.
+/// The stamp of the last record of `supervise/death_tally` (the last death of run).
+///
+/// # Panics
+/// If the tally is empty or unreadable.
 #[must_use]
-pub fn tai_secs_between(a: (u64, u32), b: (u64, u32)) -> f64 {
-    // The labels differ by little, but are near 2^62: subtract them exactly first.
-    let secs = i128::from(b.0) - i128::from(a.0);
-    secs as f64 + (f64::from(b.1) - f64::from(a.1)) / 1e9
+pub fn last_death(dir: &ServiceDir) -> (Tai64n, u8, u8) {
+    let tally = std::fs::read(dir.path("supervise/death_tally")).expect("death_tally");
+    let rec = &tally[tally.len().checked_sub(14).expect("a death recorded")..];
+    let stamp = Tai64n::unpack(rec[..12].try_into().expect("12 bytes"));
+    (stamp, rec[12], rec[13])
 }
 
 // ------------------------------------------------------------------ the event fifodir
 
-/// A subscriber on `DIR/event`, as s6-ftrigrd makes one: a FIFO named
-/// `ftrig1:@<TAI64N hex>:<6 chars>`, created under a dot-name and renamed once open, with a
-/// write end kept so that it never reads EOF.
-#[derive(Debug)]
+/// A subscriber on `DIR/event` (common's, as s6-ftrigrd makes one), with the bytes received
+/// so far.
 pub struct Events {
-    fifo: PathBuf,
-    read: OwnedFd,
-    _write: OwnedFd,
+    sub: Subscriber,
     got: Vec<u8>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Events({:?})", String::from_utf8_lossy(&self.got))
+    }
 }
 
 impl Events {
@@ -277,55 +258,18 @@ impl Events {
     /// If the FIFO cannot be made.
     #[must_use]
     pub fn subscribe(fifodir: &Path) -> Events {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let (secs, nanos) = tai_now();
-        const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz-_0123456789abcdef";
-        let mut seed =
-            std::process::id() ^ SEQ.fetch_add(1, Ordering::Relaxed).wrapping_mul(7919) ^ nanos;
-        let suffix: String = (0..6)
-            .map(|_| {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                char::from(CHARS[(seed >> 16) as usize % CHARS.len()])
-            })
-            .collect();
-        let name = format!("ftrig1:@{secs:016x}{nanos:08x}:{suffix}");
-        assert_eq!(name.len(), 39);
-        let tmp = fifodir.join(format!(".{name}"));
-        let fifo = fifodir.join(&name);
-        nix::unistd::mkfifo(&tmp, Mode::from_bits_truncate(0o600))
-            .unwrap_or_else(|e| panic!("mkfifo {}: {e}", tmp.display()));
-        let _ = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o622));
-        let read = open(
-            &tmp,
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .expect("open the subscriber FIFO for reading");
-        let write = open(
-            &tmp,
-            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .expect("open the subscriber FIFO for writing");
-        std::fs::rename(&tmp, &fifo).expect("rename the subscriber FIFO");
+        let sub = Subscriber::new(fifodir)
+            .unwrap_or_else(|e| panic!("subscribe to {}: {e}", fifodir.display()));
         Events {
-            fifo,
-            read,
-            _write: write,
+            sub,
             got: Vec::new(),
         }
     }
 
     /// Every byte received so far.
     pub fn bytes(&mut self) -> &[u8] {
-        let mut buf = [0u8; 256];
-        loop {
-            match nix::unistd::read(&self.read, &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => self.got.extend_from_slice(&buf[..n]),
-            }
-        }
+        let got = &mut self.got;
+        let _ = self.sub.read(|b| got.push(b));
         &self.got
     }
 
@@ -354,11 +298,8 @@ impl Events {
                 "timed out after {within:?} waiting for {what}: events so far {:?}",
                 String::from_utf8_lossy(&self.got)
             );
-            let mut fds = [nix::poll::PollFd::new(
-                self.read.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16));
+            let mut fds = [PollFd::new(self.sub.fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(50u16));
         }
     }
 
@@ -380,22 +321,14 @@ impl Events {
     }
 }
 
-impl Drop for Events {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.fifo);
-    }
-}
-
-/// Creates `fifodir` as s6-svwait does before subscribing (ftrigw_fifodir_make: 0700 under
-/// umask 0, then the egid and mode 03730), so that a scenario can subscribe before the
-/// supervisor starts.
+/// Creates `fifodir` as s6-svwait does before subscribing (`ftrigw_fifodir_make` with the
+/// egid), so that a scenario can subscribe before the supervisor starts.
 ///
 /// # Panics
 /// If it cannot.
 pub fn make_fifodir(fifodir: &Path) {
-    std::fs::create_dir(fifodir).unwrap_or_else(|e| panic!("mkdir {}: {e}", fifodir.display()));
-    std::fs::set_permissions(fifodir, std::fs::Permissions::from_mode(0o3730))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", fifodir.display()));
+    common::ftrig::fifodir_make(fifodir, Some(nix::unistd::getegid()), false)
+        .unwrap_or_else(|e| panic!("fifodir_make {}: {e}", fifodir.display()));
 }
 
 // ------------------------------------------------------------------ the service directory
@@ -491,7 +424,7 @@ impl ServiceDir {
     /// The status file, decoded, if it exists with 35 bytes.
     #[must_use]
     pub fn status(&self) -> Option<SvStatus> {
-        SvStatus::decode(&std::fs::read(self.path("supervise/status")).ok()?)
+        SvStatus::read(&self.dir()).ok()
     }
 
     /// A subscriber on `event/` (which must exist).
@@ -723,7 +656,7 @@ impl Supervised<'_> {
 
     /// Waits until run is up, and returns its pid.
     pub fn wait_up(&mut self) -> i32 {
-        self.wait_status("the service up", SvStatus::up).pid()
+        self.wait_status("the service up", |s| s.up()).pid()
     }
 
     /// Waits until `done` holds.

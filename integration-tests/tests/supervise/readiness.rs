@@ -4,7 +4,8 @@
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{
-    Clients, ServiceDir, Supervisor, client, each_supervisor, make_fifodir, tai_secs_between,
+    Clients, Observed, ServiceDir, Supervisor, client, each_supervisor, last_death, make_fifodir,
+    tai_secs_between,
 };
 
 use crate::fd_numbers;
@@ -117,12 +118,7 @@ fn a_service_that_was_ready_long_enough_restarts_at_once_and_one_that_was_not_wa
             let first = sv.wait_up();
             // The down state may last no time at all: the death's stamp is in the tally.
             let up = sv.wait_status("the restart", |s| s.up() && s.pid() != first);
-            let tally = std::fs::read(dir.path("supervise/death_tally")).unwrap();
-            assert_eq!(tally.len(), 14, "one death");
-            let died = (
-                u64::from_be_bytes(tally[..8].try_into().unwrap()),
-                u32::from_be_bytes(tally[8..12].try_into().unwrap()),
-            );
+            let (died, _, _) = last_death(&dir);
             let gap = tai_secs_between(died, up.stamp);
             if ready {
                 assert!(

@@ -5,7 +5,7 @@ use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
 
 use integration_tests::DEADLINE;
-use integration_tests::service::{ServiceDir, Supervisor, each_supervisor};
+use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor};
 use nix::sys::signal::Signal;
 
 use crate::{fd_numbers, lock_holder, proc_status_hex, sid_pgid, whole_file_lock};

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::DEADLINE;
-use integration_tests::service::{ServiceDir, Supervisor, alive, each_supervisor, wait_gone};
+use integration_tests::service::{
+    Observed, ServiceDir, Supervisor, alive, each_supervisor, wait_gone,
+};
 use nix::sys::signal::Signal;
 
 use crate::{OnTerm, sigs, trapping_run, wait_sig, wait_trapping};
