@@ -16,6 +16,12 @@ mod transitions;
 mod starting_run;
 // "Readiness": the notification pipe.
 mod readiness;
+// "Death of run", "Death of finish", the throttle, and `supervise/death_tally`.
+mod deaths;
+// "Events published on event/".
+mod events;
+// "The control FIFO".
+mod control_fifo;
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{ServiceDir, Supervised};

@@ -1,0 +1,62 @@
+//! SUPERVISE.md, "supervise" / "Events published on event/": each byte at its moment, after
+//! its status write, and nothing for control letters.
+
+use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor, make_fifodir};
+
+/// The table: `s` at start-up, `u` at the spawn, `U` at readiness, `d` when finish is
+/// spawned, `D` when it dies, `x` at the exit; "after the status write": a subscriber that
+/// reads the status file on each event sees the new state.
+#[test]
+fn a_whole_life_publishes_s_u_big_u_d_big_d_x_each_after_its_status() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("echo >&3\nwhile [ ! -e stop ]; do sleep 0.02; done")
+            .write("notification-fd", "3")
+            .finish("true");
+        make_fifodir(&dir.path("event"));
+        let mut events = dir.subscribe();
+        let mut sv = dir.start(sup);
+        let mut seen = 0;
+        let mut check = |events: &mut integration_tests::service::Events, want: &str| {
+            let got = events.wait_contains(want);
+            let st = dir.status().unwrap();
+            match *got.last().unwrap() {
+                b'u' => assert!(st.up() && !st.ready, "u: {st:?}"),
+                b'U' => assert!(st.up() && st.ready, "U: {st:?}"),
+                b'd' => assert!(st.finishing || st.pid == 0, "d: {st:?}"),
+                b'D' => assert!(st.pid == 0 && st.ready, "D: {st:?}"),
+                _ => {}
+            }
+            seen = got.len();
+        };
+        check(&mut events, "s");
+        check(&mut events, "su");
+        check(&mut events, "suU");
+        sv.ctl("O");
+        dir.write("stop", "");
+        check(&mut events, "suUd");
+        check(&mut events, "suUdD");
+        sv.ctl("x");
+        assert_eq!(sv.wait_exit(), Some(0));
+        assert_eq!(events.text(), "suUdDx");
+        assert_eq!(seen, 5);
+    });
+}
+
+/// "Nothing is published for control letters themselves (`-O`, `-p`, …: status write
+/// only)".
+#[test]
+fn control_letters_publish_nothing() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        let mut sv = dir.start(sup);
+        sv.wait_up();
+        let mut events = dir.subscribe();
+        sv.ctl("pcOu");
+        sv.wait_status("the letters acted on", |s| s.wantup && !s.paused);
+        sv.ctl("Q");
+        sv.wait_status("Q acted on", |s| !s.wantup);
+        assert_eq!(events.text(), "");
+    });
+}
