@@ -108,7 +108,7 @@ fn a_finish_that_cannot_be_spawned_is_down_and_ready_at_once() {
             }
             integration_tests::service::make_fifodir(&dir.path("event"));
             let mut events = dir.subscribe();
-            let mut sv = dir.start(sup);
+            let sv = dir.start(sup);
             sv.ctl("o");
             assert_eq!(events.wait_contains("dD"), b"sudD", "{setup}");
             let st = sv.status();
