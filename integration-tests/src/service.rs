@@ -433,6 +433,14 @@ impl ServiceDir {
         Events::subscribe(&self.path("event"))
     }
 
+    /// A subscriber on `event/`, made first as s6-svwait would (so before the supervisor
+    /// starts: no event can be missed).
+    #[must_use]
+    pub fn watch(&self) -> Events {
+        make_fifodir(&self.path("event"));
+        self.subscribe()
+    }
+
     /// A launch of `sup` on this directory, to add to.
     #[must_use]
     pub fn launch(&self, sup: Supervisor) -> Launch<'_> {

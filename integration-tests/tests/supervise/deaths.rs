@@ -71,8 +71,7 @@ fn finish_exiting_125_is_a_permanent_failure() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
         dir.run("exit 1").finish("exit 125");
-        integration_tests::service::make_fifodir(&dir.path("event"));
-        let mut events = dir.subscribe();
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let st = sv.wait_status("down for good", |s| s.pid == 0 && !s.wantup);
         assert!(st.ready && !st.finishing);
@@ -106,8 +105,7 @@ fn a_finish_that_cannot_be_spawned_is_down_and_ready_at_once() {
                     dir.write("finish", "#!/bin/sh\n");
                 }
             }
-            integration_tests::service::make_fifodir(&dir.path("event"));
-            let mut events = dir.subscribe();
+            let mut events = dir.watch();
             let sv = dir.start(sup);
             sv.ctl("o");
             assert_eq!(events.wait_contains("dD"), b"sudD", "{setup}");

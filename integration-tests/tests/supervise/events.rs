@@ -1,7 +1,7 @@
 //! SUPERVISE.md, "supervise" / "Events published on event/": each byte at its moment, after
 //! its status write, and nothing for control letters.
 
-use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor, make_fifodir};
+use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor};
 
 /// The table: `s` at start-up, `u` at the spawn, `U` at readiness, `d` when finish is
 /// spawned, `D` when it dies, `x` at the exit; "after the status write": a subscriber that
@@ -13,8 +13,7 @@ fn a_whole_life_publishes_s_u_big_u_d_big_d_x_each_after_its_status() {
         dir.run("echo >&3\nwhile [ ! -e stop ]; do sleep 0.02; done")
             .write("notification-fd", "3")
             .finish("true");
-        make_fifodir(&dir.path("event"));
-        let mut events = dir.subscribe();
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let mut seen = 0;
         let mut check = |events: &mut integration_tests::service::Events, want: &str| {
@@ -51,8 +50,7 @@ fn control_letters_publish_nothing() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
         dir.run("exec sleep 1000");
-        make_fifodir(&dir.path("event"));
-        let mut events = dir.subscribe();
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         events.wait_contains("su");
         events.clear();

@@ -4,7 +4,7 @@
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{
-    Clients, Observed, ServiceDir, Supervisor, client, each_supervisor, last_death, make_fifodir,
+    Clients, Observed, ServiceDir, Supervisor, client, each_supervisor, last_death,
     tai_secs_between,
 };
 
@@ -20,8 +20,7 @@ fn a_newline_on_the_notification_fd_is_readiness() {
             "while [ ! -e go ]; do sleep 0.02; done\nprintf 'ready\\nmore\\n' >&3\nexec sleep 1000",
         )
         .write("notification-fd", "3\n");
-        make_fifodir(&dir.path("event"));
-        let mut events = dir.subscribe();
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let pid = sv.wait_up();
         assert!(!sv.status().ready);

@@ -269,8 +269,7 @@ fn with_a_down_file_the_first_status_is_down_and_ready_and_nothing_starts() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
         dir.run("exec sleep 1000").write("down", "");
-        make_fifodir(&dir.path("event"));
-        let mut events = dir.subscribe();
+        let mut events = dir.watch();
         let before = Tai64n::now();
         let sv = dir.start(sup);
         events.wait_contains("s");
@@ -307,8 +306,7 @@ fn without_a_down_file_run_starts_at_once() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
         dir.run("exec sleep 1000");
-        make_fifodir(&dir.path("event"));
-        let mut events = dir.subscribe();
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let pid = sv.wait_up();
         assert!(pid > 0);

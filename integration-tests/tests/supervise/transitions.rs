@@ -234,8 +234,10 @@ fn exit_inputs_while_down_leave_at_once() {
             let dir = ServiceDir::new();
             dir.run("exec sleep 1000").write("down", "");
             let sv_events = {
+                let mut events = dir.watch();
                 let mut sv = dir.start(sup);
-                let mut events = dir.subscribe();
+                events.wait_contains("s");
+                events.clear();
                 match how {
                     "x" => sv.ctl("x"),
                     "TERM" => sv.signal(Signal::SIGTERM),
@@ -262,10 +264,12 @@ fn x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed
             trapping_run(&dir, OnTerm::Exit);
             dir.finish("echo finish ran > finished");
             let (read, write) = nix::unistd::pipe().unwrap();
+            let mut events = dir.watch();
             let mut sv = dir.launch(sup).stdin(read).start();
             drop(write);
             let pid = wait_trapping(&mut sv);
-            let mut events = dir.subscribe();
+            events.wait_contains("su");
+            events.clear();
             if how == "x" {
                 sv.ctl("x");
             } else {
@@ -307,9 +311,11 @@ fn sigterm_while_up_stops_the_service_then_exits() {
         let dir = ServiceDir::new();
         trapping_run(&dir, OnTerm::Exit);
         let (read, write) = nix::unistd::pipe().unwrap();
+        let mut events = dir.watch();
         let mut sv = dir.launch(sup).stdin(read).start();
         wait_trapping(&mut sv);
-        let mut events = dir.subscribe();
+        events.wait_contains("su");
+        events.clear();
         let sup_pid = sv.pid();
         sv.signal(Signal::SIGTERM);
         assert_eq!(sv.wait_exit(), Some(0));
@@ -326,10 +332,12 @@ fn sigquit_leaves_at_once_and_leaves_the_service_running() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
         trapping_run(&dir, OnTerm::Exit);
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let pid = wait_trapping(&mut sv);
         let before = sv.status();
-        let mut events = dir.subscribe();
+        events.wait_contains("su");
+        events.clear();
         sv.signal(Signal::SIGQUIT);
         assert_eq!(sv.wait_exit(), Some(0));
         assert_eq!(events.text(), "x");
@@ -372,12 +380,14 @@ fn sigterm_while_finishing_exits_after_finish() {
         let dir = ServiceDir::new();
         dir.run("exit 3");
         dir.finish("trap 'echo TERM >> fsigs' TERM\necho $$ > fpid\nwhile [ ! -e release ]; do sleep 0.05; done");
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let finish = sv.wait_status("finishing", |s| s.finishing).pid();
         sv.wait_until("finish's trap", DEADLINE, |sv| {
             sv.dir.path("fpid").is_file()
         });
-        let mut events = dir.subscribe();
+        events.wait_contains("sud");
+        events.clear();
         sv.signal(Signal::SIGTERM);
         sv.signal(Signal::SIGTERM);
         let sup_pid = sv.pid();
@@ -400,17 +410,18 @@ fn u_in_lastup_is_recorded_but_there_is_no_restart() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
         trapping_run(&dir, OnTerm::Ignore);
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let pid = wait_trapping(&mut sv);
+        events.wait_contains("su");
         sv.signal(Signal::SIGTERM);
         wait_sig(&mut sv, "sigs", "TERM");
         sv.wait_status("wantdown from the stop", |s| !s.wantup);
         sv.ctl("u");
         sv.wait_status("wantup again", |s| s.wantup);
-        let mut events = dir.subscribe();
         sv.ctl("k");
         assert_eq!(sv.wait_exit(), Some(0));
-        assert_eq!(events.text(), "dDx");
+        assert_eq!(events.text(), "sudDx");
         wait_gone(pid);
     });
 }
@@ -481,8 +492,8 @@ fn timeout_finish_kills_a_hanging_finish() {
         dir.run("exit 3").write("down", "");
         dir.finish("exec sleep 1000");
         dir.write("timeout-finish", "200");
+        let mut events = dir.watch();
         let mut sv = dir.start(sup);
-        let mut events = dir.subscribe();
         let at = Instant::now();
         sv.ctl("o");
         sv.wait_status("finish killed", |s| {
