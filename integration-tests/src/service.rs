@@ -184,6 +184,84 @@ pub fn client<S: AsRef<OsStr>>(program: &Path, args: &[S], cwd: &Path) -> Output
     }
 }
 
+/// A client started by [`client_started`], still running: [`Running::finish`] waits for
+/// it; dropping it kills it by pid and reaps it.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    out: File,
+    err: File,
+    name: String,
+}
+
+/// Starts `program args...` in `cwd` (fds 0-2 only) and returns at once, for a client that
+/// waits for something the scenario does next (`s6-svwait`, `s6-svc -w`).
+///
+/// # Panics
+/// If it cannot be started.
+pub fn client_started<S: AsRef<OsStr>>(program: &Path, args: &[S], cwd: &Path) -> Running {
+    let out = tempfile::tempfile().expect("tempfile for stdout");
+    let err = tempfile::tempfile().expect("tempfile for stderr");
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd);
+    let child = with_std_fds_only(&mut cmd)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("dup"))
+        .stderr(err.try_clone().expect("dup"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    Running {
+        child,
+        out,
+        err,
+        name: format!("{} {}", program.display(), args.join(" ")),
+    }
+}
+
+impl Running {
+    /// Whether it has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_some()
+    }
+
+    /// Waits for its end (within [`DEADLINE`]) and returns its output.
+    ///
+    /// # Panics
+    /// If it is still running then.
+    pub fn finish(mut self) -> Output {
+        let deadline = Instant::now() + DEADLINE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} still running after {DEADLINE:?}",
+                self.name
+            );
+            std::thread::sleep(POLL_INTERVAL);
+        };
+        Output {
+            code: status.code(),
+            stdout: read_all(self.out.try_clone().expect("dup")),
+            stderr: read_all(self.err.try_clone().expect("dup")),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn read_all(mut f: File) -> String {
     use std::io::{Read, Seek, SeekFrom};
     let mut bytes = Vec::new();
@@ -455,6 +533,8 @@ impl ServiceDir {
             umask: None,
             ignored: Vec::new(),
             nofile: None,
+            nproc: None,
+            user: None,
         }
     }
 
@@ -478,6 +558,8 @@ pub struct Launch<'d> {
     umask: Option<u32>,
     ignored: Vec<Signal>,
     nofile: Option<u64>,
+    nproc: Option<u64>,
+    user: Option<u32>,
 }
 
 impl<'d> Launch<'d> {
@@ -488,11 +570,26 @@ impl<'d> Launch<'d> {
         self
     }
 
-    /// The supervisor's RLIMIT_NOFILE (soft and hard), e.g. to make a notification-fd invalid
-    /// or the fd table run out.
+    /// The supervisor's soft RLIMIT_NOFILE (the hard one is left, so that `prlimit` can raise
+    /// it again), e.g. to make a notification-fd invalid or the fd table run out.
     #[must_use]
     pub fn nofile(mut self, limit: u64) -> Self {
         self.nofile = Some(limit);
+        self
+    }
+
+    /// The supervisor's soft RLIMIT_NPROC (root ignores it, see [`Launch::as_user`]).
+    #[must_use]
+    pub fn nproc(mut self, limit: u64) -> Self {
+        self.nproc = Some(limit);
+        self
+    }
+
+    /// Runs the supervisor as this uid (and gid of the same number, no supplementary
+    /// groups); the service directory must be writable by it.
+    #[must_use]
+    pub fn as_user(mut self, uid: u32) -> Self {
+        self.user = Some(uid);
         self
     }
 
@@ -566,16 +663,23 @@ impl<'d> Launch<'d> {
         // First, while the fd limit is still the runner's: only fds 0-2 go through.
         with_std_fds_only(&mut cmd);
         let (umask, ignored, nofile) = (self.umask, self.ignored.clone(), self.nofile);
-        // SAFETY: the closure runs between fork and exec and makes only umask, setrlimit and
-        // sigaction calls, which are async-signal-safe, without allocating.
+        let (nproc, user) = (self.nproc, self.user);
+        // SAFETY: the closure runs between fork and exec and makes only umask, setrlimit,
+        // setgroups, setgid, setuid and sigaction calls, which are async-signal-safe, without
+        // allocating.
         unsafe {
             cmd.pre_exec(move || {
+                use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+                if let Some(limit) = nproc {
+                    soft_limit(nix::sys::resource::Resource::RLIMIT_NPROC, limit)?;
+                }
+                if let Some(id) = user {
+                    setgroups(&[])?;
+                    setgid(Gid::from_raw(id))?;
+                    setuid(Uid::from_raw(id))?;
+                }
                 if let Some(limit) = nofile {
-                    nix::sys::resource::setrlimit(
-                        nix::sys::resource::Resource::RLIMIT_NOFILE,
-                        limit,
-                        limit,
-                    )?;
+                    soft_limit(nix::sys::resource::Resource::RLIMIT_NOFILE, limit)?;
                 }
                 if let Some(mask) = umask {
                     nix::sys::stat::umask(Mode::from_bits_truncate(mask));
@@ -605,6 +709,14 @@ impl<'d> Launch<'d> {
         }
         sv
     }
+}
+
+/// Sets the soft limit of `resource`, keeping the hard one (async-signal-safe: for
+/// `pre_exec`).
+fn soft_limit(resource: nix::sys::resource::Resource, soft: u64) -> std::io::Result<()> {
+    let (_, hard) = nix::sys::resource::getrlimit(resource)?;
+    nix::sys::resource::setrlimit(resource, soft.min(hard), hard)?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------ the running supervisor

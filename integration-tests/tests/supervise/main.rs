@@ -22,6 +22,12 @@ mod deaths;
 mod events;
 // "The control FIFO".
 mod control_fifo;
+// "Files in the service directory read by supervise".
+mod service_files;
+// The real C clients (Debian's and the 2.12 reference's) driving and reading ours.
+mod interop;
+// What supervise survives: exhaustion, unwritable files, forking services, long runs.
+mod reliability;
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{ServiceDir, Supervised};
@@ -129,4 +135,14 @@ pub fn whole_file_lock(kind: i32) -> nix::libc::flock {
         l_len: 0,
         l_pid: 0,
     }
+}
+
+/// Whether `pid` is `sleep` asleep in its system call: past its start-up, which opens (and
+/// closes) locale files, so that its fds are the ones it was given.
+pub fn sleeping(pid: i32) -> bool {
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    // x86_64: nanosleep, clock_nanosleep.
+    cmdline.starts_with("sleep\0")
+        && matches!(syscall.split_whitespace().next(), Some("35" | "230"))
 }

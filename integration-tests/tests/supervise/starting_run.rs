@@ -86,8 +86,7 @@ fn children_get_an_empty_mask_default_dispositions_and_only_the_standard_fds() {
         let pid = sv.wait_up();
         let check = |sv: &mut integration_tests::service::Supervised<'_>, who: &str, pid: i32| {
             sv.wait_until(&format!("{who} exec'd sleep"), DEADLINE, |_| {
-                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c.starts_with("sleep"))
+                crate::sleeping(pid)
             });
             assert_eq!(
                 proc_status_hex(pid, "SigBlk"),
@@ -227,9 +226,7 @@ fn with_lock_fd_run_holds_a_write_lock_on_that_fd() {
         let mut sv = dir.start(Supervisor::Ours);
         let pid = sv.wait_up();
         sv.wait_until("run exec'd with its lock", DEADLINE, |sv| {
-            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.starts_with("sleep"))
-                && lock_holder(&sv.dir.path("supervise/service-lock")) == Some(pid)
+            crate::sleeping(pid) && lock_holder(&sv.dir.path("supervise/service-lock")) == Some(pid)
         });
         assert_eq!(fd_numbers(pid), [0, 1, 2, lk], "LK {lk}");
         let target = std::fs::read_link(format!("/proc/{pid}/fd/{lk}")).unwrap();
@@ -332,10 +329,7 @@ fn an_invalid_lock_fd_runs_the_service_without_a_lock() {
             };
             let mut sv = launch.start();
             let pid = sv.wait_up();
-            sv.wait_until("run exec'd", DEADLINE, |_| {
-                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c.starts_with("sleep"))
-            });
+            sv.wait_until("run exec'd", DEADLINE, |_| crate::sleeping(pid));
             assert_eq!(
                 sv.stderr(),
                 "s6-supervise svc: warning: invalid lock-fd\n",
