@@ -91,6 +91,7 @@ use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::time::{ClockId, clock_gettime};
 use nix::unistd::{Pid, dup2_raw};
 
+pub mod alloc;
 pub mod events;
 pub mod json;
 pub mod pidns;
