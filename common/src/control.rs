@@ -19,7 +19,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl, open, openat};
 use nix::sys::stat::Mode;
 
 use crate::diag::SysErr;
-use crate::{EXIT_SYSTEM, EXIT_USAGE};
+use crate::{EXIT_SYSTEM, EXIT_USAGE, write_all};
 
 /// Defines a command enum whose discriminants are the FIFO bytes, with `ALL`, `byte` and
 /// `from_byte`.
@@ -259,15 +259,7 @@ fn diagnose_missing(dir: &Path, ctl_subdir: &str, open_err: Errno) -> ControlErr
 fn send(fd: &OwnedFd, bytes: &[u8]) -> Result<(), Errno> {
     let flags = OFlag::from_bits_retain(fcntl(fd.as_fd(), FcntlArg::F_GETFL)?);
     fcntl(fd.as_fd(), FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match nix::unistd::write(fd, rest) {
-            Ok(n) => rest = &rest[n..],
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    write_all(fd, bytes)
 }
 
 #[cfg(test)]

@@ -113,15 +113,7 @@ impl Line {
     fn send(mut self) {
         self.buf[self.len] = b'\n';
         self.len += 1;
-        let mut rest = &self.buf[..self.len];
-        while !rest.is_empty() {
-            match nix::unistd::write(io::stderr(), rest) {
-                Ok(0) => break,
-                Ok(n) => rest = &rest[n..],
-                Err(Errno::EINTR) => {}
-                Err(_) => break,
-            }
-        }
+        let _ = crate::write_all(io::stderr(), &self.buf[..self.len]);
     }
 }
 

@@ -12,6 +12,9 @@
 #![deny(unsafe_code)]
 
 use std::ffi::CStr;
+use std::os::fd::AsFd;
+
+use nix::errno::Errno;
 
 pub mod control;
 pub mod ctldir;
@@ -47,6 +50,20 @@ pub const SIGNAL_PROG_PREFIX: &str = ".s6-svscan/SIG";
 
 /// supervise's control directory, relative to the service directory (`S6_SUPERVISE_CTLDIR`).
 pub const SUPERVISE_DIR: &str = "supervise";
+
+/// Writes all of `bytes` (skalibs `allwrite`), retrying on EINTR and short writes.
+pub(crate) fn write_all<Fd: AsFd>(fd: Fd, mut bytes: &[u8]) -> Result<(), Errno> {
+    let fd = fd.as_fd();
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
 
 /// The umask is per process and unit tests run in threads: every test that sets it (through
 /// [`ctldir`], which works under umask 0) or depends on it takes this lock first.
