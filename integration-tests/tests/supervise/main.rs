@@ -26,6 +26,8 @@ mod control_fifo;
 mod service_files;
 // The real C clients (Debian's and the 2.12 reference's) driving and reading ours.
 mod interop;
+// "As NAME/log (logger) vs plain".
+mod logger;
 // Zero heap allocation in the steady state.
 mod alloc;
 // What supervise survives: exhaustion, unwritable files, forking services, long runs.
