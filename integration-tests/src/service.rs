@@ -535,6 +535,7 @@ impl ServiceDir {
             nofile: None,
             nproc: None,
             user: None,
+            program: None,
         }
     }
 
@@ -560,6 +561,7 @@ pub struct Launch<'d> {
     nofile: Option<u64>,
     nproc: Option<u64>,
     user: Option<u32>,
+    program: Option<PathBuf>,
 }
 
 impl<'d> Launch<'d> {
@@ -575,6 +577,13 @@ impl<'d> Launch<'d> {
     #[must_use]
     pub fn nofile(mut self, limit: u64) -> Self {
         self.nofile = Some(limit);
+        self
+    }
+
+    /// Another build of the supervisor's program (the benchmark's static build of ours).
+    #[must_use]
+    pub fn program(mut self, path: &Path) -> Self {
+        self.program = Some(path.to_owned());
         self
     }
 
@@ -644,8 +653,9 @@ impl<'d> Launch<'d> {
     pub fn start(self) -> Supervised<'d> {
         use std::os::unix::process::CommandExt;
         let program = self
-            .sup
-            .program()
+            .program
+            .clone()
+            .or_else(|| self.sup.program())
             .expect("supervisor installed (see each_supervisor)");
         let stdout = self.dir.tmp().join("supervisor.stdout");
         let stderr = self.dir.tmp().join("supervisor.stderr");
