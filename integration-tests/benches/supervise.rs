@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use integration_tests::service::{
-    Events, Observed, ServiceDir, Supervised, Supervisor, Tai64n, reference_dir, tai_secs_between,
+    Events, Observed, ServiceDir, Supervised, Supervisor, Tai64n, tai_secs_between,
 };
 use integration_tests::{Fixture, Implementation, UnderTest, procfs, target_dir};
 use nix::sys::signal::Signal;
@@ -66,10 +66,7 @@ fn contenders() -> Vec<Contender> {
             tree_supervise: path,
         });
     }
-    let Some(reference) = reference_dir() else {
-        eprintln!("bench: the 2.12 reference is missing (ci/s6-reference/build-s6-reference.sh)");
-        std::process::exit(1);
-    };
+    let reference = integration_tests::reference_dir();
     list.push(Contender {
         name: "C 2.12",
         sup: Supervisor::Reference,
@@ -216,33 +213,6 @@ fn fmt(x: f64) -> String {
 
 // ------------------------------------------------------------------ /proc
 
-/// A `kB` field of `/proc/PID/smaps_rollup`.
-fn smaps_kb(pid: i32, key: &str) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    text.lines()
-        .find(|l| l.starts_with(key) && l[key.len()..].starts_with(':'))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0)
-}
-
-fn context_switches(pid: i32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .filter(|l| l.contains("ctxt_switches"))
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum()
-}
-
-fn in_poll(pid: i32) -> bool {
-    const POLLS: [u64; 7] = [7, 23, 232, 270, 271, 281, 441];
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr: Option<u64> = syscall
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok());
-    procfs::state(pid) == Some('S') && nr.is_some_and(|n| POLLS.contains(&n))
-}
-
 // ------------------------------------------------------------------ runs
 
 /// A service that is up and ready at once and stays up.
@@ -270,24 +240,24 @@ fn run_idle(plan: &Plan, results: &mut Results, who: &Contender) {
     let mut sv = start(&dir, who);
     sv.wait_status("up and ready", |s| s.up() && s.ready);
     let pid = sv.pid();
-    sv.wait_until("asleep", Duration::from_secs(30), |_| in_poll(pid));
-    let before = context_switches(pid);
+    sv.wait_until("asleep", Duration::from_secs(30), |_| procfs::in_poll(pid));
+    let before = procfs::context_switches(pid);
     std::thread::sleep(plan.idle_window);
-    let woke = context_switches(pid) - before;
+    let woke = procfs::context_switches(pid) - before;
     results.add("idle wake-ups", "per window", "0", who.name, woke as f64);
     results.add(
         "idle Private_Dirty",
         "kB",
         "<= 0.8x best C",
         who.name,
-        smaps_kb(pid, "Private_Dirty"),
+        procfs::memory_kb(pid, "Private_Dirty").unwrap_or(0) as f64,
     );
     results.add(
         "idle Rss",
         "kB",
         "<= 1.0x best C",
         who.name,
-        smaps_kb(pid, "Rss"),
+        procfs::memory_kb(pid, "Rss").unwrap_or(0) as f64,
     );
 }
 
@@ -370,7 +340,7 @@ fn run_tree(plan: &Plan, results: &mut Results, who: &Contender) {
     let supervisors = procfs::children(svscan);
     let total: f64 = std::iter::once(svscan)
         .chain(supervisors.iter().copied())
-        .map(|p| smaps_kb(p, "Private_Dirty"))
+        .map(|p| procfs::memory_kb(p, "Private_Dirty").unwrap_or(0) as f64)
         .sum();
     results.add(
         &format!("tree of {n}: svscan+supervisors Private_Dirty"),
@@ -386,7 +356,7 @@ fn run_tree(plan: &Plan, results: &mut Results, who: &Contender) {
         who.name,
         supervisors
             .iter()
-            .map(|&p| smaps_kb(p, "Private_Dirty"))
+            .map(|&p| procfs::memory_kb(p, "Private_Dirty").unwrap_or(0) as f64)
             .sum::<f64>()
             / supervisors.len().max(1) as f64,
     );

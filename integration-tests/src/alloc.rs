@@ -1,5 +1,5 @@
 //! Counting a daemon's heap allocations from outside: an `LD_PRELOAD` shim
-//! (`tests/faults/alloc_count.c`, built here with `cc`) that adds one to a counter in a
+//! (`tests/svscan/faults/alloc_count.c`, built here with `cc`) that adds one to a counter in a
 //! shared file at each allocating call of glibc's malloc family, and takes itself out of the
 //! environment so that the daemon's children are not counted. The zero-allocation scenarios
 //! of svscan and supervise start their daemon with [`Counter::env`], wait until it is
@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The shim's source.
-pub const SHIM_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/faults/alloc_count.c");
+pub const SHIM_SOURCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/svscan/faults/alloc_count.c"
+);
 
 /// The allocation counter of one daemon: the shim, its counter file and its trace.
 #[derive(Debug)]

@@ -17,19 +17,21 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::ftrig::Subscriber;
 pub use common::tai::Tai64n;
-use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
-use crate::{DEADLINE, POLL_INTERVAL, binary, procfs, with_std_fds_only};
+use crate::process::Guard;
+use crate::program::{self, Ran};
+use crate::suite::{Skip, optional};
+use crate::{DEADLINE, binary, note, poll_until, procfs, real_s6, reference, with_std_fds_only};
 
 // ------------------------------------------------------------------ the supervisors
 
@@ -38,47 +40,27 @@ use crate::{DEADLINE, POLL_INTERVAL, binary, procfs, with_std_fds_only};
 pub enum Supervisor {
     /// This workspace's `supervise`.
     Ours,
-    /// The C s6-supervise 2.12.0.4 reference (`$S6REF/bin/s6-supervise.real`): the contract.
+    /// The C s6-supervise 2.12.0.4 reference (`s6-supervise.real` of [`reference`]): the
+    /// contract.
     Reference,
     /// Debian's C s6-supervise 2.11 (`/usr/bin/s6-supervise`).
     Debian,
-}
-
-/// The directory of the C 2.12.0.4 reference build: `$S6REF`, else
-/// `${XDG_CACHE_HOME:-$HOME/.cache}/s6-reference-2.12`, else `/opt/s6ref`.
-#[must_use]
-pub fn reference_dir() -> Option<PathBuf> {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
-    std::env::var_os("S6REF")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(cache.map(|c| c.join("s6-reference-2.12")))
-        .chain(std::iter::once(PathBuf::from("/opt/s6ref")))
-        .find(|d| d.join("bin/s6-supervise.real").is_file())
 }
 
 impl Supervisor {
     /// Every supervisor, ours first.
     pub const ALL: [Supervisor; 3] = [Supervisor::Ours, Supervisor::Reference, Supervisor::Debian];
 
-    /// Its program, or `None` when it is not installed.
-    #[must_use]
-    pub fn program(self) -> Option<PathBuf> {
+    /// Its program.
+    ///
+    /// # Errors
+    /// A [`Skip::missing`] when it is not installed (a failure under CI).
+    pub fn program(self) -> Result<PathBuf, Skip> {
         match self {
-            Supervisor::Ours => Some(binary("supervise")),
-            Supervisor::Reference => reference_dir().map(|d| d.join("bin/s6-supervise.real")),
-            Supervisor::Debian => {
-                Some(PathBuf::from("/usr/bin/s6-supervise")).filter(|p| p.is_file())
-            }
+            Supervisor::Ours => Ok(binary("supervise")),
+            Supervisor::Reference => reference("s6-supervise.real"),
+            Supervisor::Debian => real_s6("s6-supervise"),
         }
-    }
-
-    /// Whether it is skarnet's C program.
-    #[must_use]
-    pub fn is_c(self) -> bool {
-        self != Supervisor::Ours
     }
 
     /// Whether it is Debian's 2.11 (which differs from 2.12 where SUPERVISE.md's "Interop
@@ -87,37 +69,22 @@ impl Supervisor {
     pub fn is_2_11(self) -> bool {
         self == Supervisor::Debian
     }
-
-    /// What its diagnostics start with: `PROG` is the base name of `argv[0]`, which the
-    /// harness sets to `s6-supervise` for all three (as svscan runs them).
-    #[must_use]
-    pub fn prog(self, dir: &str) -> String {
-        format!("s6-supervise {dir}")
-    }
 }
 
-/// Runs `scenario` once for each installed supervisor of `which`, naming it first; one that
-/// is not installed is reported as skipped (and fails under `CI`, which installs them all).
-///
-/// # Panics
-/// If a scenario panics (with the supervisor's name in the output), or a supervisor is
-/// missing under `CI`.
+/// Runs `scenario` once for each supervisor of `which` that is installed, with a note naming
+/// it; one that is missing is a part of the scenario that did not run ([`optional`]: listed
+/// in the summary, a failure under CI).
 pub fn each_supervisor(which: &[Supervisor], mut scenario: impl FnMut(Supervisor)) {
     for &sup in which {
-        if sup.program().is_none() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{sup:?} supervisor missing under CI"
-            );
-            eprintln!("skipped: {sup:?} s6-supervise is not installed");
-            continue;
+        if optional(sup.program()).is_some() {
+            note!("--- with {sup:?}");
+            scenario(sup);
         }
-        eprintln!("--- with {sup:?}");
-        scenario(sup);
     }
 }
 
-/// A client program of s6: the 2.12 reference's or Debian's (`s6-svc`, `s6-svstat`, ...).
+/// A set of C client programs of s6: the 2.12 reference's or Debian's (`s6-svc`,
+/// `s6-svstat`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Clients {
     Reference,
@@ -128,67 +95,43 @@ impl Clients {
     /// Both sets, the reference first.
     pub const ALL: [Clients; 2] = [Clients::Reference, Clients::Debian];
 
-    /// `program` of this set, or `None` if not installed.
-    #[must_use]
-    pub fn program(self, program: &str) -> Option<PathBuf> {
-        let path = match self {
-            Clients::Reference => reference_dir()?.join("bin").join(program),
-            Clients::Debian => Path::new("/usr/bin").join(program),
-        };
-        path.is_file().then_some(path)
+    /// `program` of this set.
+    ///
+    /// # Errors
+    /// A [`Skip::missing`] when it is not installed.
+    pub fn program(self, program: &str) -> Result<PathBuf, Skip> {
+        match self {
+            Clients::Reference => reference(program),
+            Clients::Debian => real_s6(program),
+        }
     }
+}
+
+/// `program` from each set of clients that has it, the others recorded as parts of the
+/// scenario that did not run ([`optional`]).
+#[must_use]
+pub fn each_client(program: &str) -> Vec<(Clients, PathBuf)> {
+    Clients::ALL
+        .iter()
+        .filter_map(|&c| optional(c.program(program)).map(|p| (c, p)))
+        .collect()
 }
 
 // ------------------------------------------------------------------ running a client
 
-/// How a client run by [`client`] ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Output {
-    /// The exit code, `None` if a signal killed it.
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
 /// Runs `program args...` in `cwd` to its end (within [`DEADLINE`]), with fds 0-2 only.
 ///
 /// # Panics
-/// If it cannot be started or overruns (it is then killed by pid, and reaped).
-pub fn client<S: AsRef<OsStr>>(program: &Path, args: &[S], cwd: &Path) -> Output {
-    let out = tempfile::tempfile().expect("tempfile for stdout");
-    let err = tempfile::tempfile().expect("tempfile for stderr");
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(cwd);
-    let mut child = with_std_fds_only(&mut cmd)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("dup"))
-        .stderr(err.try_clone().expect("dup"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
-    let deadline = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
-            panic!("{} still running after {DEADLINE:?}", program.display());
-        }
-        std::thread::sleep(POLL_INTERVAL);
-    };
-    Output {
-        code: status.code(),
-        stdout: read_all(out),
-        stderr: read_all(err),
-    }
+/// If it cannot be started or overruns.
+pub fn client<S: AsRef<OsStr>>(program: &Path, args: &[S], cwd: &Path) -> Ran {
+    program::run(Command::new(program).args(args).current_dir(cwd), DEADLINE)
 }
 
 /// A client started by [`client_started`], still running: [`Running::finish`] waits for
-/// it; dropping it kills it by pid and reaps it.
+/// it; dropping it kills it (its [`Guard`]).
 #[derive(Debug)]
 pub struct Running {
-    child: Child,
+    guard: Guard,
     out: File,
     err: File,
     name: String,
@@ -204,18 +147,18 @@ pub fn client_started<S: AsRef<OsStr>>(program: &Path, args: &[S], cwd: &Path) -
     let err = tempfile::tempfile().expect("tempfile for stderr");
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(cwd);
-    let child = with_std_fds_only(&mut cmd)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("dup"))
-        .stderr(err.try_clone().expect("dup"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
+    let guard = Guard::spawn(
+        with_std_fds_only(&mut cmd)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("dup"))
+            .stderr(err.try_clone().expect("dup")),
+    );
     let args: Vec<String> = args
         .iter()
         .map(|a| a.as_ref().to_string_lossy().into_owned())
         .collect();
     Running {
-        child,
+        guard,
         out,
         err,
         name: format!("{} {}", program.display(), args.join(" ")),
@@ -223,46 +166,22 @@ pub fn client_started<S: AsRef<OsStr>>(program: &Path, args: &[S], cwd: &Path) -
 }
 
 impl Running {
-    /// Whether it has exited.
-    pub fn exited(&mut self) -> bool {
-        self.child.try_wait().ok().flatten().is_some()
-    }
-
     /// Waits for its end (within [`DEADLINE`]) and returns its output.
     ///
     /// # Panics
     /// If it is still running then.
-    pub fn finish(mut self) -> Output {
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} still running after {DEADLINE:?}",
-                self.name
-            );
-            std::thread::sleep(POLL_INTERVAL);
-        };
-        Output {
-            code: status.code(),
-            stdout: read_all(self.out.try_clone().expect("dup")),
-            stderr: read_all(self.err.try_clone().expect("dup")),
+    pub fn finish(mut self) -> Ran {
+        let exit = self.guard.wait_exit(DEADLINE);
+        let exit = exit.unwrap_or_else(|| panic!("{} still running after {DEADLINE:?}", self.name));
+        Ran {
+            code: exit.code(),
+            stdout: read_all(&mut self.out),
+            stderr: read_all(&mut self.err),
         }
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn read_all(mut f: File) -> String {
+fn read_all(f: &mut File) -> String {
     use std::io::{Read, Seek, SeekFrom};
     let mut bytes = Vec::new();
     let _ = f
@@ -655,7 +574,7 @@ impl<'d> Launch<'d> {
         let program = self
             .program
             .clone()
-            .or_else(|| self.sup.program())
+            .or_else(|| self.sup.program().ok())
             .expect("supervisor installed (see each_supervisor)");
         let stdout = self.dir.tmp().join("supervisor.stdout");
         let stderr = self.dir.tmp().join("supervisor.stderr");
@@ -666,10 +585,7 @@ impl<'d> Launch<'d> {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(File::create(&stdout).expect("create stdout file"))
             .stderr(File::create(&stderr).expect("create stderr file"))
-            .stdin(self.stdin.map_or_else(Stdio::null, Stdio::from))
-            // Its own process group, so that a test's ^C does not reach it and a kill of the
-            // group is possible.
-            .process_group(0);
+            .stdin(self.stdin.map_or_else(Stdio::null, Stdio::from));
         // First, while the fd limit is still the runner's: only fds 0-2 go through.
         with_std_fds_only(&mut cmd);
         let (umask, ignored, nofile) = (self.umask, self.ignored.clone(), self.nofile);
@@ -701,18 +617,14 @@ impl<'d> Launch<'d> {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()));
-        let pid = child.id() as i32;
+        let guard = Guard::spawn(&mut cmd);
         let mut sv = Supervised {
             dir: self.dir,
             sup: self.sup,
-            child,
-            pid,
+            pid: guard.pid(),
+            guard,
             stdout,
             stderr,
-            exit: None,
         };
         if self.wait {
             sv.wait_until("the status file", DEADLINE, |sv| sv.dir.status().is_some());
@@ -731,16 +643,15 @@ fn soft_limit(resource: nix::sys::resource::Resource, soft: u64) -> std::io::Res
 
 // ------------------------------------------------------------------ the running supervisor
 
-/// A running supervisor: the guard that waits on it, and kills and reaps everything on drop.
+/// A running supervisor in its [`Guard`], which kills and reaps everything on drop.
 #[derive(Debug)]
 pub struct Supervised<'d> {
     pub dir: &'d ServiceDir,
     pub sup: Supervisor,
-    child: Child,
+    guard: Guard,
     pid: i32,
     stdout: PathBuf,
     stderr: PathBuf,
-    exit: Option<std::process::ExitStatus>,
 }
 
 impl Supervised<'_> {
@@ -799,17 +710,14 @@ impl Supervised<'_> {
         within: Duration,
         mut done: impl FnMut(&mut Self) -> bool,
     ) {
-        let deadline = Instant::now() + within;
-        while !done(self) {
-            assert!(
-                Instant::now() < deadline,
+        if poll_until(Instant::now() + within, || done(self).then_some(())).is_none() {
+            panic!(
                 "timed out after {within:?} waiting for {what} ({:?}, status {:?}, exited {:?})\n--- stderr:\n{}",
                 self.sup,
                 self.dir.status(),
-                self.exit,
+                self.guard.exit(),
                 self.stderr()
             );
-            std::thread::sleep(POLL_INTERVAL);
         }
     }
 
@@ -837,12 +745,9 @@ impl Supervised<'_> {
             .unwrap_or_else(|e| panic!("kill -{sig} supervisor: {e}"));
     }
 
-    /// Whether it has exited (it is reaped then; the guard remembers how).
+    /// Whether it has exited (it stays unreaped until the guard is dropped).
     pub fn has_exited(&mut self) -> bool {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().expect("try_wait");
-        }
-        self.exit.is_some()
+        self.guard.exit().is_some()
     }
 
     /// Waits for it to exit and returns its exit code (`None`: killed by a signal).
@@ -851,13 +756,7 @@ impl Supervised<'_> {
     /// If it is still running after [`DEADLINE`].
     pub fn wait_exit(&mut self) -> Option<i32> {
         self.wait_until("the supervisor to exit", DEADLINE, Supervised::has_exited);
-        self.exit.and_then(|s| s.code())
-    }
-
-    /// How it exited, if it did.
-    #[must_use]
-    pub fn exit_status(&self) -> Option<std::process::ExitStatus> {
-        self.exit
+        self.guard.exit().and_then(|e| e.code())
     }
 }
 
@@ -884,41 +783,27 @@ pub fn in_sessions(sessions: &[i32]) -> Vec<(i32, i64)> {
 
 impl Drop for Supervised<'_> {
     fn drop(&mut self) {
-        let alive = !self.has_exited_quietly();
-        // Stopped first, so that it spawns nothing while its children are listed.
+        // Stopped first, so that it spawns nothing while its children's sessions are listed:
+        // run and finish lead sessions of their own, and what they forked stays there even
+        // once reparented, out of the guard's tree. The status file names the last child,
+        // which may have outlived the supervisor (SIGQUIT).
+        let alive = self.guard.exit().is_none();
         if alive {
             let _ = kill(Pid::from_raw(self.pid), Signal::SIGSTOP);
         }
-        let mut victims = if alive {
+        let mut leaders: Vec<i32> = if alive {
             procfs::descendants(self.pid)
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect()
         } else {
             Vec::new()
         };
-        // run and finish lead sessions of their own; what they forked stays in them even once
-        // reparented. The status file names the last child, which may have outlived us.
-        let mut leaders: Vec<i32> = victims.iter().map(|(p, _)| *p).collect();
         if let Some(pid) = self.dir.status().map(|s| s.pid()).filter(|p| *p > 0) {
             leaders.push(pid);
         }
-        victims.extend(in_sessions(&leaders));
-        if alive {
-            let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
-        }
-        for (pid, start) in victims {
-            if procfs::starttime(pid) == Some(start) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
-        let _ = self.child.wait();
-    }
-}
-
-impl Supervised<'_> {
-    fn has_exited_quietly(&mut self) -> bool {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().ok().flatten();
-        }
-        self.exit.is_some()
+        let victims = in_sessions(&leaders);
+        self.guard.kill_tree(&victims);
     }
 }
 
@@ -934,15 +819,4 @@ pub fn alive(pid: i32) -> bool {
 /// If it is not within [`DEADLINE`].
 pub fn wait_gone(pid: i32) {
     crate::wait_until(&format!("pid {pid} gone"), DEADLINE, || !alive(pid));
-}
-
-/// Returns an error text for `e` as skalibs prints it.
-#[must_use]
-pub fn strerror(e: Errno) -> String {
-    std::io::Error::from_raw_os_error(e as i32)
-        .to_string()
-        .split(" (os error ")
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }

@@ -3,13 +3,18 @@
 //! cycle)"), counted by the LD_PRELOAD shim of `integration_tests::alloc`. The start-up does
 //! allocate (the command line, PROG), which shows the counter is loaded and can move.
 
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 use std::time::{Duration, Instant};
 
 use integration_tests::DEADLINE;
 use integration_tests::alloc::Counter;
 use integration_tests::service::{Observed, ServiceDir, Supervised, Supervisor};
 
-use crate::control_fifo::asleep;
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(idle_supervise_allocates_nothing).slow(),
+    scenario!(restart_cycles_allocate_nothing),
+];
 
 fn start<'d>(dir: &'d ServiceDir, counter: &Counter) -> Supervised<'d> {
     let mut launch = dir.launch(Supervisor::Ours);
@@ -21,12 +26,13 @@ fn start<'d>(dir: &'d ServiceDir, counter: &Counter) -> Supervised<'d> {
 
 fn wait_quiet(sv: &mut Supervised<'_>) {
     let pid = sv.pid();
-    sv.wait_until("supervise asleep in poll", DEADLINE, |_| asleep(pid));
+    sv.wait_until("supervise asleep in poll", DEADLINE, |_| {
+        integration_tests::procfs::in_poll(pid)
+    });
 }
 
 /// Idle, with the service up and ready and a subscriber on the fifodir: nothing allocated
 /// over an observation window (and no wake-up in it: the loop has no timer while up).
-#[test]
 fn idle_supervise_allocates_nothing() {
     let dir = ServiceDir::new();
     dir.run("echo >&3\nexec sleep 1000")
@@ -61,7 +67,6 @@ fn idle_supervise_allocates_nothing() {
 /// helper, with a notification pipe), readiness, the death (tally rewrite), finish, the
 /// events to a live subscriber, the status writes, and kill letters; after a first cycle (the
 /// spawn's file actions are built once), more cycles allocate nothing.
-#[test]
 fn restart_cycles_allocate_nothing() {
     let dir = ServiceDir::new();
     dir.run("echo >&3\nexec sleep 1000")

@@ -1,10 +1,18 @@
 //! SUPERVISE.md, "supervise" / "Command line".
 
+use integration_tests::scenario;
 use integration_tests::service::{ServiceDir, Supervisor, each_supervisor};
+use integration_tests::suite::Scenario;
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(no_operand_is_the_usage_line_and_exit_100),
+    scenario!(a_directory_that_cannot_be_entered_is_fatal_111),
+    scenario!(the_first_operand_is_the_directory_even_when_it_looks_like_an_option),
+    scenario!(warnings_carry_the_name_run_as_and_the_directory),
+];
 
 /// "Usage (exact): `s6-supervise dir` (ours: `supervise dir`). Fewer than one operand: usage,
 /// exit 100": PROG and the usage line are the name we were run as.
-#[test]
 fn no_operand_is_the_usage_line_and_exit_100() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -25,7 +33,6 @@ fn no_operand_is_the_usage_line_and_exit_100() {
 
 /// "`chdir(dir)` failure: fatal 111 `unable to chdir to DIR: ERR`", with the bare PROG
 /// (before the chdir).
-#[test]
 fn a_directory_that_cannot_be_entered_is_fatal_111() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -40,7 +47,6 @@ fn a_directory_that_cannot_be_entered_is_fatal_111() {
 
 /// "Extra operands are ignored; no options are parsed (`-x` would be a directory name)":
 /// `-x` is supervised as a service directory, and run gets it as `$1`.
-#[test]
 fn the_first_operand_is_the_directory_even_when_it_looks_like_an_option() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::named("-x");
@@ -58,7 +64,6 @@ fn the_first_operand_is_the_directory_even_when_it_looks_like_an_option() {
 /// "PROG being the name we were run as ... after the chdir it is `NAME-RUN-AS DIR`, so
 /// warnings read `supervise foo/log: warning: …`": ours run as `supervise` on `svc/log`.
 /// (C hard-codes `s6-supervise` whatever its argv[0], which is how svscan runs it.)
-#[test]
 fn warnings_carry_the_name_run_as_and_the_directory() {
     let dir = ServiceDir::named("svc/log");
     let mut sv = dir.launch(Supervisor::Ours).argv0("./supervise").start();

@@ -2,17 +2,23 @@
 //! item 6: "supervise keeps the control FIFO open for reading **and** writing (no EOF spin),
 //! reads it non-blocking one byte at a time and silently ignores unknown bytes".
 
-use std::path::Path;
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 use std::time::{Duration, Instant};
 
 use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor};
 
 use crate::{OnTerm, sigs, trapping_run, wait_trapping};
 
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(every_other_byte_is_ignored_silently),
+    scenario!(letters_are_acted_on_in_order),
+    scenario!(the_fifo_is_held_open_both_ways_and_a_closed_client_is_no_wake_up).slow(),
+];
+
 /// "The bytes supervise acts on (2.12): `a b q h k t i 1 2 p c y r o d u D U x O Q`;
 /// anything else is ignored" — silently: every other byte, NUL and 0xff included, changes
 /// nothing and prints nothing; a letter after them is obeyed.
-#[test]
 fn every_other_byte_is_ignored_silently() {
     let letters = b"abqhkti12pcyroduDUxOQ";
     let garbage: Vec<u8> = (0..=255u8).filter(|b| !letters.contains(b)).collect();
@@ -36,7 +42,6 @@ fn every_other_byte_is_ignored_silently() {
 
 /// "one byte per command, processed in order": `du` stops then wants up again (the service
 /// is restarted after its death); `ud` ends down.
-#[test]
 fn letters_are_acted_on_in_order() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -57,7 +62,6 @@ fn letters_are_acted_on_in_order() {
 /// The FIFO is held open for reading and for writing (two fds on it, one of each), so a
 /// client that writes and closes never leaves it readable at EOF: afterwards supervise sleeps
 /// in poll, its context switches not moving over an observation window.
-#[test]
 fn the_fifo_is_held_open_both_ways_and_a_closed_client_is_no_wake_up() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -80,13 +84,19 @@ fn the_fifo_is_held_open_both_ways_and_a_closed_client_is_no_wake_up() {
         );
         sv.ctl("O");
         sv.wait_status("O", |s| !s.wantup);
-        sv.wait_until("asleep", integration_tests::DEADLINE, |_| asleep(pid));
-        let before = switches(pid);
+        sv.wait_until("asleep", integration_tests::DEADLINE, |_| {
+            integration_tests::procfs::in_poll(pid)
+        });
+        let before = integration_tests::procfs::context_switches(pid);
         let window = Instant::now() + Duration::from_millis(500);
         while Instant::now() < window {
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert_eq!(switches(pid), before, "{sup:?} woke up with nothing to do");
+        assert_eq!(
+            integration_tests::procfs::context_switches(pid),
+            before,
+            "{sup:?} woke up with nothing to do"
+        );
     });
 }
 
@@ -96,27 +106,4 @@ fn flags(pid: i32, fd: i32) -> u32 {
         .find_map(|l| l.strip_prefix("flags:"))
         .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
         .unwrap_or(u32::MAX)
-}
-
-/// Voluntary plus involuntary context switches of `pid`.
-pub fn switches(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .filter(|l| l.contains("ctxt_switches"))
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum()
-}
-
-/// Whether `pid` sleeps in a poll-family system call.
-pub fn asleep(pid: i32) -> bool {
-    const POLLS: [u64; 7] = [7, 23, 232, 270, 271, 281, 441];
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr: Option<u64> = syscall
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok());
-    integration_tests::procfs::state(pid) == Some('S')
-        && nr.is_some_and(|n| POLLS.contains(&n))
-        && Path::new(&format!("/proc/{pid}")).exists()
 }

@@ -3,15 +3,27 @@
 //! "supervise/death_tally".
 
 use integration_tests::DEADLINE;
+use integration_tests::scenario;
 use integration_tests::service::{
-    Clients, Observed, ServiceDir, Supervisor, client, each_supervisor, last_death,
+    Observed, ServiceDir, Supervisor, client, each_client, each_supervisor, last_death,
     tai_secs_between,
 };
+use integration_tests::suite::Scenario;
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(finish_gets_the_exit_code_or_256_and_the_signal),
+    scenario!(while_finish_runs_the_status_names_finish_and_says_finishing),
+    scenario!(finish_exiting_125_is_a_permanent_failure),
+    scenario!(a_finish_that_cannot_be_spawned_is_down_and_ready_at_once),
+    scenario!(a_service_that_dies_at_once_restarts_one_second_after_finish_ends).slow(),
+    scenario!(each_death_is_recorded_and_only_the_last_max_death_tally_are_kept).slow(),
+    scenario!(max_death_tally_zero_records_nothing_and_an_invalid_one_is_the_default),
+    scenario!(a_damaged_tally_is_restarted_and_an_unwritable_one_is_a_warning),
+];
 
 /// "spawn `./finish` with argv `[\"finish\", EXIT, SIG, NAME]`: EXIT = the exit status, or
 /// `256` if killed by a signal; SIG = the signal number if killed, else `0`"; "wstat := its
 /// status" (the raw wait status, in the status file).
-#[test]
 fn finish_gets_the_exit_code_or_256_and_the_signal() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for (run, args, wstat) in [
@@ -39,7 +51,6 @@ fn finish_gets_the_exit_code_or_256_and_the_signal() {
 /// "finish spawned: ... finishing := 1, pid := finish, status write, publish `d`"; the
 /// spec's s6-svstat example "during finish: `down (exitcode 3) 0 seconds, normally up, want
 /// up` (no ready)", read by both C s6-svstat on our status file.
-#[test]
 fn while_finish_runs_the_status_names_finish_and_says_finishing() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -50,10 +61,7 @@ fn while_finish_runs_the_status_names_finish_and_says_finishing() {
         let fpid = std::fs::read_to_string(dir.path("fpid")).unwrap();
         assert_eq!(st.pid.to_string(), fpid.trim());
         assert!(!st.ready && st.wantup && st.wstat == 0x300, "{st:?}");
-        for clients in Clients::ALL {
-            let Some(svstat) = clients.program("s6-svstat") else {
-                continue;
-            };
+        for (clients, svstat) in each_client("s6-svstat") {
             let out = client(&svstat, &["svc"], dir.tmp());
             assert!(
                 out.stdout.starts_with("down (exitcode 3) ")
@@ -66,7 +74,6 @@ fn while_finish_runs_the_status_names_finish_and_says_finishing() {
 }
 
 /// "Exit status 125: wantup := 0, \"down and ready\" with events `OD`" — no restart.
-#[test]
 fn finish_exiting_125_is_a_permanent_failure() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -82,7 +89,6 @@ fn finish_exiting_125_is_a_permanent_failure() {
 /// "spawn failed: ENOENT (no finish, or its interpreter is missing) silently, anything else
 /// warning `unable to spawn ./finish: ERR`; then \"down and ready\" with events `dD` (one
 /// write)". (2.11 forks, so its failed exec is a child exiting 127, `d` then `D`: not run.)
-#[test]
 fn a_finish_that_cannot_be_spawned_is_down_and_ready_at_once() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         for (setup, warning) in [
@@ -122,7 +128,6 @@ fn a_finish_that_cannot_be_spawned_is_down_and_ready_at_once() {
 /// "Deadline (the **throttle**): ... else deadline = now + 1 s": a service that dies at
 /// once is restarted once a second, counted from the end of finish, on the status file's own
 /// stamps.
-#[test]
 fn a_service_that_dies_at_once_restarts_one_second_after_finish_ends() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -159,7 +164,6 @@ fn a_service_that_dies_at_once_restarts_one_second_after_finish_ends() {
 /// death_tally: "A sequence of 14-byte records, oldest first: TAI64N stamp of the death (=
 /// `stamp` at the death), then one byte exit code (128 + signal if killed, else the exit
 /// status), then one byte signal number"; "keep the last n" with `max-death-tally`.
-#[test]
 fn each_death_is_recorded_and_only_the_last_max_death_tally_are_kept() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -188,7 +192,6 @@ fn each_death_is_recorded_and_only_the_last_max_death_tally_are_kept() {
 
 /// death_tally: "n = 0: nothing is read or written"; an invalid `max-death-tally` is a
 /// warning `invalid max-death-tally` and the default (100).
-#[test]
 fn max_death_tally_zero_records_nothing_and_an_invalid_one_is_the_default() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for (content, recorded) in [("0", 0), ("lots", 14)] {
@@ -214,7 +217,6 @@ fn max_death_tally_zero_records_nothing_and_an_invalid_one_is_the_default() {
 /// death_tally: "a size that is not a multiple of 14 ... → truncated/created empty and
 /// treated as 0 records"; a write failure: "warning `unable to write supervise/death_tally:
 /// ERR`", and supervision goes on.
-#[test]
 fn a_damaged_tally_is_restarted_and_an_unwritable_one_is_a_warning() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();

@@ -1,12 +1,18 @@
 //! SUPERVISE.md, "supervise" / "Events published on event/": each byte at its moment, after
 //! its status write, and nothing for control letters.
 
+use integration_tests::scenario;
 use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor};
+use integration_tests::suite::Scenario;
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(a_whole_life_publishes_s_u_big_u_d_big_d_x_each_after_its_status),
+    scenario!(control_letters_publish_nothing),
+];
 
 /// The table: `s` at start-up, `u` at the spawn, `U` at readiness, `d` when finish is
 /// spawned, `D` when it dies, `x` at the exit; "after the status write": a subscriber that
 /// reads the status file on each event sees the new state.
-#[test]
 fn a_whole_life_publishes_s_u_big_u_d_big_d_x_each_after_its_status() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -45,7 +51,6 @@ fn a_whole_life_publishes_s_u_big_u_d_big_d_x_each_after_its_status() {
 
 /// "Nothing is published for control letters themselves (`-O`, `-p`, …: status write
 /// only)".
-#[test]
 fn control_letters_publish_nothing() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();

@@ -4,30 +4,29 @@
 //! they do a C s6-supervise. Where a client's output is compared, it is compared with what
 //! the same client says about the C supervisors in the same scenario.
 
+use integration_tests::scenario;
 use integration_tests::service::{
     Clients, Observed, Running, ServiceDir, Supervised, Supervisor, client, client_started,
-    each_supervisor,
+    each_client, each_supervisor,
 };
+use integration_tests::suite::Scenario;
+use integration_tests::suite::optional;
 
-/// The client `program` of `clients`, or a skip note.
-fn program(clients: Clients, program: &str) -> Option<std::path::PathBuf> {
-    let found = clients.program(program);
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{clients:?} {program} missing under CI"
-        );
-        eprintln!("skipped: {clients:?} {program} is not installed");
-    }
-    found
-}
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(s6_svstat_reads_ours_as_it_reads_c).slow(),
+    scenario!(s6_svok_sees_our_lock),
+    scenario!(s6_svwait_waits_on_our_events),
+    scenario!(s6_svc_w_waits_on_our_events),
+    scenario!(s6_svlisten1_sees_our_restart),
+    scenario!(s6_svc_controls_ours_and_sees_it_gone),
+    scenario!(a_permanent_failure_ends_s6_svwait_with_1),
+];
 
 /// `s6-svstat -o` of every field but the times and the pid, from each client set.
 fn svstat_fields(sv: &Supervised<'_>) -> Vec<String> {
-    Clients::ALL
-        .iter()
-        .filter_map(|&c| c.program("s6-svstat"))
-        .map(|svstat| {
+    each_client("s6-svstat")
+        .into_iter()
+        .map(|(_, svstat)| {
             let out = client(
                 &svstat,
                 &[
@@ -46,7 +45,6 @@ fn svstat_fields(sv: &Supervised<'_>) -> Vec<String> {
 /// "Debian's `s6-svstat` printed byte-identical lines on a 2.12 supervise's directory": the
 /// C s6-svstat of both versions reads ours in each state (up and ready, paused, finishing,
 /// down by a signal, normally down) exactly as it reads the C supervisors in the same state.
-#[test]
 fn s6_svstat_reads_ours_as_it_reads_c() {
     let mut seen: Vec<(Supervisor, Vec<Vec<String>>)> = Vec::new();
     each_supervisor(&Supervisor::ALL, |sup| {
@@ -87,12 +85,8 @@ fn s6_svstat_reads_ours_as_it_reads_c() {
 }
 
 /// s6-svok: "Exit 0 running, 1 not running (no message)", by the lock, on ours.
-#[test]
 fn s6_svok_sees_our_lock() {
-    for clients in Clients::ALL {
-        let Some(svok) = program(clients, "s6-svok") else {
-            continue;
-        };
+    for (clients, svok) in each_client("s6-svok") {
         let dir = ServiceDir::new();
         dir.run("exec sleep 1000").write("down", "");
         let mut sv = dir.start(Supervisor::Ours);
@@ -117,12 +111,8 @@ fn s6_svok_sees_our_lock() {
 /// comes, `-D` when our `D` comes, `-t` times out with 99, and an `x` (supervise exiting)
 /// is "a failure ... exit ... with fatal `some services reported permanent failure or their
 /// supervisor died`".
-#[test]
 fn s6_svwait_waits_on_our_events() {
-    for clients in Clients::ALL {
-        let Some(svwait) = program(clients, "s6-svwait") else {
-            continue;
-        };
+    for (clients, svwait) in each_client("s6-svwait") {
         let dir = ServiceDir::new();
         dir.run("echo >&3\nexec sleep 1000")
             .write("notification-fd", "3")
@@ -184,12 +174,8 @@ fn started_subscribed(sv: &Supervised<'_>, program: &std::path::Path, args: &[&s
 /// s6-svc with `-w` (which execs s6-svlisten1): "`-wU`/`-wR` first check
 /// `DIR/notification-fd`", then wait for our events: `-wU -u` returns once ours says ready,
 /// `-wD -d` once down and ready; `-T` times out with 99 ("the source exits 99").
-#[test]
 fn s6_svc_w_waits_on_our_events() {
-    for clients in Clients::ALL {
-        let Some(svc) = program(clients, "s6-svc") else {
-            continue;
-        };
+    for (clients, svc) in each_client("s6-svc") {
         let dir = ServiceDir::new();
         dir.run("echo >&3\nexec sleep 1000")
             .write("notification-fd", "3")
@@ -214,12 +200,9 @@ fn s6_svc_w_waits_on_our_events() {
 
 /// s6-svlisten1: "`-r` first \"down and ready\" ... then up": it runs s6-svc after
 /// subscribing, and returns when our service has restarted.
-#[test]
 fn s6_svlisten1_sees_our_restart() {
-    for clients in Clients::ALL {
-        let (Some(svlisten1), Some(svc)) =
-            (program(clients, "s6-svlisten1"), program(clients, "s6-svc"))
-        else {
+    for (clients, svlisten1) in each_client("s6-svlisten1") {
+        let Some(svc) = optional(clients.program("s6-svc")) else {
             continue;
         };
         let dir = ServiceDir::new();
@@ -237,13 +220,9 @@ fn s6_svlisten1_sees_our_restart() {
 /// s6-svc: "open gives ENXIO (no reader) ... → 100 `unable to control DIR: supervisor not
 /// listening`" once ours has exited; every letter it sends while ours runs is taken (the
 /// kill letters reach run as the FIFO scenarios show; here the exit codes).
-#[test]
 fn s6_svc_controls_ours_and_sees_it_gone() {
     each_supervisor(&[Supervisor::Ours], |sup| {
-        for clients in Clients::ALL {
-            let Some(svc) = program(clients, "s6-svc") else {
-                continue;
-            };
+        for (clients, svc) in each_client("s6-svc") {
             let dir = ServiceDir::new();
             dir.run("exec sleep 1000");
             let mut sv = dir.start(sup);
@@ -271,12 +250,8 @@ fn s6_svc_controls_ours_and_sees_it_gone() {
 
 /// "`O` → only when waiting for up ...: count a failure": a finish exiting 125 ends a
 /// `s6-svwait -u` with exit 1 (our `OD`).
-#[test]
 fn a_permanent_failure_ends_s6_svwait_with_1() {
-    for clients in Clients::ALL {
-        let Some(svwait) = program(clients, "s6-svwait") else {
-            continue;
-        };
+    for (clients, svwait) in each_client("s6-svwait") {
         let dir = ServiceDir::new();
         dir.run("exit 1").finish("exit 125").write("down", "");
         let sv = dir.start(Supervisor::Ours);

@@ -4,22 +4,26 @@
 //! supervise is the pipe) and from what svscan sends: SIGHUP (exit when the service next
 //! dies, having dropped its fd 0/1)".
 
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
+use integration_tests::{Outcome, real_s6};
 use std::io::Write as _;
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{ServiceDir, Supervisor, each_supervisor};
 use nix::sys::signal::Signal;
 
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(a_logger_drains_its_pipe_and_its_supervisor_exits_after_sighup),
+    scenario!(a_loggers_warnings_name_its_directory),
+];
+
 /// A logger `svc/log` running Debian's s6-log on the pipe svscan would give its supervisor:
 /// lines reach `main/current`; on SIGHUP supervise drops its copy of the pipe, so that when
 /// the service side closes, s6-log sees EOF, writes everything and exits, and supervise
 /// exits after it.
-#[test]
-fn a_logger_drains_its_pipe_and_its_supervisor_exits_after_sighup() {
-    let Some(s6_log) = integration_tests::service::Clients::Debian.program("s6-log") else {
-        eprintln!("skipped: s6-log is not installed");
-        return;
-    };
+fn a_logger_drains_its_pipe_and_its_supervisor_exits_after_sighup() -> Outcome {
+    let s6_log = real_s6("s6-log")?;
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::named("svc/log");
         dir.run(&format!(
@@ -52,10 +56,10 @@ fn a_logger_drains_its_pipe_and_its_supervisor_exits_after_sighup() {
         assert_eq!(current, "first line\nlast line\n");
         assert!(events.text().ends_with("dDx"), "{}", events.text());
     });
+    Ok(())
 }
 
 /// PROG is `NAME-RUN-AS DIR` with DIR `svc/log`: `s6-supervise svc/log: warning: ...`.
-#[test]
 fn a_loggers_warnings_name_its_directory() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         let dir = ServiceDir::named("svc/log");

@@ -33,8 +33,28 @@ mod alloc;
 // What supervise survives: exhaustion, unwritable files, forking services, long runs.
 mod reliability;
 
+use std::process::ExitCode;
+
 use integration_tests::DEADLINE;
 use integration_tests::service::{ServiceDir, Supervised};
+
+fn main() -> ExitCode {
+    integration_tests::suite::run(&[
+        command_line::SCENARIOS,
+        startup::SCENARIOS,
+        transitions::SCENARIOS,
+        starting_run::SCENARIOS,
+        readiness::SCENARIOS,
+        deaths::SCENARIOS,
+        events::SCENARIOS,
+        control_fifo::SCENARIOS,
+        service_files::SCENARIOS,
+        interop::SCENARIOS,
+        logger::SCENARIOS,
+        alloc::SCENARIOS,
+        reliability::SCENARIOS,
+    ])
+}
 
 /// What a [`trapping_run`] service does on SIGTERM.
 #[derive(Clone, Copy, PartialEq, Eq)]

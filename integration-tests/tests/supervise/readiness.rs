@@ -3,16 +3,28 @@
 //! this run), deadline = nextstart").
 
 use integration_tests::DEADLINE;
+use integration_tests::scenario;
 use integration_tests::service::{
-    Clients, Observed, ServiceDir, Supervisor, client, each_supervisor, last_death,
+    Observed, ServiceDir, Supervisor, client, each_client, each_supervisor, last_death,
     tai_secs_between,
 };
+use integration_tests::suite::Scenario;
 
 use crate::fd_numbers;
 
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(a_newline_on_the_notification_fd_is_readiness),
+    scenario!(a_partial_line_is_not_readiness_and_does_not_freeze_supervise),
+    scenario!(eof_before_a_newline_is_no_readiness),
+    scenario!(
+        a_service_that_was_ready_long_enough_restarts_at_once_and_one_that_was_not_waits_a_second
+    )
+    .slow(),
+    scenario!(a_quick_death_after_readiness_restarts_one_second_after_the_readiness).slow(),
+];
+
 /// "a chunk containing `\n` anywhere means ready: ... readystamp := now, ready := 1, status
 /// write, publish `U`, close the pipe"; run gets the write end on fd N.
-#[test]
 fn a_newline_on_the_notification_fd_is_readiness() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -33,10 +45,7 @@ fn a_newline_on_the_notification_fd_is_readiness() {
         sv.wait_until("the pipe closed", DEADLINE, |sv| {
             fd_numbers(sv.pid()).len() == sup_fds - 1
         });
-        for clients in Clients::ALL {
-            let Some(svstat) = clients.program("s6-svstat") else {
-                continue;
-            };
+        for (clients, svstat) in each_client("s6-svstat") {
             let out = client(&svstat, &["svc"], dir.tmp());
             let want = format!("up (pid {pid}) ");
             assert!(
@@ -52,7 +61,6 @@ fn a_newline_on_the_notification_fd_is_readiness() {
 /// bytes without a newline **freezes supervise** (no commands, no signals, no deaths
 /// handled) ... Ours makes the read end non-blocking and stops at EAGAIN": `d` is obeyed at
 /// once, and a newline later is still readiness.
-#[test]
 fn a_partial_line_is_not_readiness_and_does_not_freeze_supervise() {
     let dir = ServiceDir::new();
     dir.run(
@@ -75,7 +83,6 @@ fn a_partial_line_is_not_readiness_and_does_not_freeze_supervise() {
 }
 
 /// "EOF or a read error before that: close the pipe silently (no readiness)".
-#[test]
 fn eof_before_a_newline_is_no_readiness() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -101,7 +108,6 @@ fn eof_before_a_newline_is_no_readiness() {
 /// ... a service without readiness notification always waits 1 s after going down (after
 /// finish), however long it ran." Measured on the status file's own stamps (the death's
 /// `readystamp` and the restart's `stamp`).
-#[test]
 fn a_service_that_was_ready_long_enough_restarts_at_once_and_one_that_was_not_waits_a_second() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for ready in [true, false] {
@@ -133,7 +139,6 @@ fn a_service_that_was_ready_long_enough_restarts_at_once_and_one_that_was_not_wa
 
 /// With readiness and a quick death, the next start is 1 s after the readiness, not after
 /// the death ("nextstart := now + 1 s" at readiness).
-#[test]
 fn a_quick_death_after_readiness_restarts_one_second_after_the_readiness() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();

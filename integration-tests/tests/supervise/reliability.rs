@@ -4,6 +4,10 @@
 //! Garbage on the control FIFO, a run that cannot be executed, a hanging finish and a
 //! service that ignores SIGTERM are in `control_fifo`, `starting_run` and `transitions`.
 
+use integration_tests::Outcome;
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
+use integration_tests::user::{Uid, as_user};
 use std::process::Command;
 
 use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor};
@@ -11,19 +15,22 @@ use integration_tests::{DEADLINE, procfs};
 
 use crate::fd_numbers;
 
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(fd_exhaustion_is_a_warning_and_a_retry),
+    scenario!(process_exhaustion_is_a_warning_and_a_retry),
+    scenario!(an_unwritable_status_file_is_a_warning_and_supervision_goes_on).slow(),
+    scenario!(a_forking_service_is_restarted_and_leaves_no_zombie),
+    scenario!(a_thousand_restarts_leave_no_fd_and_no_zombie).slow(),
+];
+
 /// Raises the soft limit `what` of a running process (util-linux `prlimit`), as `user`
 /// (a process of another user needs CAP_SYS_RESOURCE, which a container may not have).
 fn prlimit(pid: i32, what: &str, value: &str, user: Option<u32>) {
     let mut cmd = match user {
         None => Command::new("prlimit"),
         Some(id) => {
-            let mut c = Command::new("setpriv");
-            c.args([
-                format!("--reuid={id}"),
-                format!("--regid={id}"),
-                "--clear-groups".to_owned(),
-                "prlimit".to_owned(),
-            ]);
+            let mut c = as_user(id);
+            c.arg("prlimit");
             c
         }
     };
@@ -41,7 +48,6 @@ fn prlimit(pid: i32, what: &str, value: &str, user: Option<u32>) {
 /// fd exhaustion: with no fd left for the notification pipe, "warning `unable to create
 /// notification pipe (waiting 60 seconds): ERR`, 60 s" and the service stays down; once
 /// fds are available again, `u` starts it. supervise itself is not hurt.
-#[test]
 fn fd_exhaustion_is_a_warning_and_a_retry() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         let dir = ServiceDir::new();
@@ -62,38 +68,36 @@ fn fd_exhaustion_is_a_warning_and_a_retry() {
 /// Process exhaustion: a spawn that fails for lack of processes (EAGAIN under
 /// RLIMIT_NPROC, as a non-root user) is "warning `unable to spawn ./run (waiting 60
 /// seconds): ERR`"; `u` retries once there is room. Root ignores RLIMIT_NPROC, so the
-/// supervisor runs as `nobody` (ours only: the reference's build is under root's home,
-/// which `nobody` cannot enter).
-#[test]
-fn process_exhaustion_is_a_warning_and_a_retry() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run the supervisor as another user");
-        return;
-    }
+/// supervisor runs as a uid of the scenario's own, which no other process uses (ours only:
+/// the reference's build is under root's home, which another user cannot enter).
+fn process_exhaustion_is_a_warning_and_a_retry() -> Outcome {
+    integration_tests::user::root()?;
+    let uid = Uid::claim();
+    let id = uid.get();
     each_supervisor(&[Supervisor::Ours], |sup| {
         let dir = ServiceDir::new();
         dir.run("exec sleep 1000");
         let chown = Command::new("chown")
-            .args(["-R", "65534:65534"])
+            .args(["-R", &format!("{id}:{id}")])
             .arg(dir.tmp())
             .status()
             .expect("chown");
         assert!(chown.success());
-        let mut sv = dir.launch(sup).as_user(65534).nproc(1).start();
+        let mut sv = dir.launch(sup).as_user(id).nproc(1).start();
         let want = "s6-supervise svc: warning: unable to spawn ./run (waiting 60 seconds): Resource temporarily unavailable\n";
         sv.wait_until("the warning", DEADLINE, |sv| sv.stderr() == want);
         let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)
             .expect("getrlimit");
-        prlimit(sv.pid(), "nproc", &hard.to_string(), Some(65534));
+        prlimit(sv.pid(), "nproc", &hard.to_string(), Some(id));
         sv.ctl("u");
         sv.wait_up();
     });
+    Ok(())
 }
 
 /// "`announce`": a status file that cannot be written is a warning (`unable to write status
 /// file: ERR`, supervise.c:94) at each write, and supervision goes on: the service is still
 /// restarted and controlled, and the file is right again once it can be written.
-#[test]
 fn an_unwritable_status_file_is_a_warning_and_supervision_goes_on() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -122,7 +126,6 @@ fn an_unwritable_status_file_is_a_warning_and_supervision_goes_on() {
 
 /// A service that forks a daemon and exits: its death is run's death (restart after the
 /// throttle), the daemon is not supervise's child, and supervise leaves no zombie.
-#[test]
 fn a_forking_service_is_restarted_and_leaves_no_zombie() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -149,7 +152,6 @@ fn a_forking_service_is_restarted_and_leaves_no_zombie() {
 /// "No zombie, no fd growth over 1000 restarts": a service that exits at once, started a
 /// thousand times with `o` (which ignores the throttle); supervise's fds and children are
 /// the same after as before.
-#[test]
 fn a_thousand_restarts_leave_no_fd_and_no_zombie() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         let dir = ServiceDir::new();

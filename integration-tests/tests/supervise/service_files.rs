@@ -2,15 +2,21 @@
 //! `down-signal`, with their warnings and defaults.
 
 use integration_tests::DEADLINE;
+use integration_tests::scenario;
 use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervisor};
+use integration_tests::suite::Scenario;
 
 use crate::{OnTerm, sigs, trapping_run, wait_sig, wait_trapping};
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(uint_files_are_one_line_of_digits_and_anything_else_is_the_default),
+    scenario!(down_signal_names_or_numbers_the_signal_and_anything_else_is_sigterm),
+];
 
 /// "\"uint\" = read at most 11 bytes, cut at the first `\\n`, then the whole remainder must be
 /// an unsigned 32-bit decimal"; "Unreadable (any open/read error but ENOENT, e.g. a
 /// directory): warning `unable to open FILE: ERR`, then the default. Readable but not a
 /// valid number: warning `invalid FILE`, then the default."
-#[test]
 fn uint_files_are_one_line_of_digits_and_anything_else_is_the_default() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for (content, warning) in [
@@ -53,7 +59,6 @@ fn uint_files_are_one_line_of_digits_and_anything_else_is_the_default() {
 /// without `SIG`, from skalibs' table) or a decimal number"; "not a signal: warning `invalid
 /// down-signal`"; "unreadable: warning `unable to open down-signal: ERR`"; "both then
 /// SIGTERM".
-#[test]
 fn down_signal_names_or_numbers_the_signal_and_anything_else_is_sigterm() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for (content, sig, warning) in [

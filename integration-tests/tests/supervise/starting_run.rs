@@ -1,6 +1,8 @@
 //! SUPERVISE.md, "supervise" / "Starting run" (supervise.c:256-359): the spawn itself,
 //! what the child gets, lock-fd and notification-fd.
 
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
 
@@ -9,6 +11,22 @@ use integration_tests::service::{Observed, ServiceDir, Supervisor, each_supervis
 use nix::sys::signal::Signal;
 
 use crate::{fd_numbers, lock_holder, proc_status_hex, sid_pgid, whole_file_lock};
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(run_and_finish_get_supervises_argv_exactly),
+    scenario!(run_and_finish_are_session_leaders),
+    scenario!(children_get_an_empty_mask_default_dispositions_and_only_the_standard_fds),
+    scenario!(a_run_that_cannot_be_executed_is_retried_in_60_seconds_or_at_u),
+    scenario!(a_failed_spawn_is_not_retried_at_once).slow(),
+    scenario!(a_notification_fd_beyond_the_fd_limit_fails_the_spawn),
+    scenario!(notification_fd_equal_to_lock_fd_is_not_retried_until_asked),
+    scenario!(with_lock_fd_run_holds_a_write_lock_on_that_fd),
+    scenario!(with_the_lock_held_elsewhere_the_child_waits_for_it),
+    scenario!(a_lock_file_with_contents_is_emptied_with_a_warning),
+    scenario!(an_invalid_lock_fd_runs_the_service_without_a_lock),
+    scenario!(a_lock_that_cannot_be_taken_is_a_death_of_run),
+    scenario!(with_lock_fd_a_missing_run_is_a_death_with_exit_127),
+];
 
 /// A service directory whose `run` (or `finish`) is `/bin/sh` itself, with `svc` (or the
 /// exit code, `3`) as the script it runs: so `/proc/PID/cmdline` shows supervise's argv
@@ -25,7 +43,6 @@ fn cmdline_recorder(dir: &ServiceDir) {
 
 /// Step 3: "program `./run` ..., argv `[\"./run\", NAME]` (argv[0] is literally `./run`)";
 /// "cwd = the service dir"; and finish: "argv `[\"finish\", EXIT, SIG, NAME]`".
-#[test]
 fn run_and_finish_get_supervises_argv_exactly() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -50,7 +67,6 @@ fn run_and_finish_get_supervises_argv_exactly() {
 }
 
 /// Step 3: "**new session** (setsid: pid = pgid = sid)", for run and finish.
-#[test]
 fn run_and_finish_are_session_leaders() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -69,7 +85,6 @@ fn run_and_finish_are_session_leaders() {
 /// opened itself is CLOEXEC"; **fix**: "all signal dispositions are the default in the
 /// child (C resets only the mask and caught signals, so a SIG_IGN inherited by supervise
 /// reaches run)". Shown on the reference too: its run inherits the ignored signals.
-#[test]
 fn children_get_an_empty_mask_default_dispositions_and_only_the_standard_fds() {
     let ignored = [
         Signal::SIGHUP,
@@ -117,7 +132,6 @@ fn children_get_an_empty_mask_default_dispositions_and_only_the_standard_fds() {
 /// deadline now + 60 s, stay DOWN. Note: C uses posix_spawn, so a failing exec (ENOENT,
 /// EACCES, ENOEXEC) is a spawn failure here, not a death of run"; `u` retries at once.
 /// (2.11 forks: its child reports `unable to exec run` and the parent waits 10 s.)
-#[test]
 fn a_run_that_cannot_be_executed_is_retried_in_60_seconds_or_at_u() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         for (setup, err) in [
@@ -156,7 +170,6 @@ fn a_run_that_cannot_be_executed_is_retried_in_60_seconds_or_at_u() {
 
 /// The retry is 60 s away, not sooner: after the warning nothing is tried again within a
 /// couple of seconds (and 2.11's 10 s is not 2.12's).
-#[test]
 fn a_failed_spawn_is_not_retried_at_once() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         let dir = ServiceDir::new();
@@ -176,7 +189,6 @@ fn a_failed_spawn_is_not_retried_at_once() {
 /// notification-fd: "N > maxfd: warning `invalid notification-fd`, and C carries on (the
 /// spawn then fails with EBADF: warning `unable to spawn ./run (waiting 60 seconds): Bad file
 /// descriptor`, 60 s). Ours: the same two warnings and the same 60 s retry."
-#[test]
 fn a_notification_fd_beyond_the_fd_limit_fails_the_spawn() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         let dir = ServiceDir::new();
@@ -192,7 +204,6 @@ fn a_notification_fd_beyond_the_fd_limit_fails_the_spawn() {
 /// notification-fd: "With a valid lock-fd and N = LK: warning `unable to start service:
 /// notification-fd and lock-fd are the same`, deadline = **infinite** (retried only on
 /// `u`/`o`/`U`)".
-#[test]
 fn notification_fd_equal_to_lock_fd_is_not_retried_until_asked() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         let dir = ServiceDir::new();
@@ -218,7 +229,6 @@ fn notification_fd_equal_to_lock_fd_is_not_retried_until_asked() {
 /// "the service holds the lock on fd LK for **any** LK, not only 3"; "`supervise/service-lock`
 /// created if missing". The reference shows 2.12's bug: the file is never created, so the
 /// service never starts.
-#[test]
 fn with_lock_fd_run_holds_a_write_lock_on_that_fd() {
     for lk in [3, 5, 9] {
         let dir = ServiceDir::new();
@@ -250,7 +260,6 @@ fn with_lock_fd_run_holds_a_write_lock_on_that_fd() {
 /// child will block` (and start anyway)"; the lock is "acquired **blocking in the child**,
 /// after supervise has already counted the start as successful" — `u` is published, and run
 /// proper starts when the lock is released; supervise itself goes on answering meanwhile.
-#[test]
 fn with_the_lock_held_elsewhere_the_child_waits_for_it() {
     use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
     let dir = ServiceDir::new();
@@ -291,7 +300,6 @@ fn with_the_lock_held_elsewhere_the_child_waits_for_it() {
 
 /// lock-fd: "Nonzero size: truncate it, warning `a previous instance of the service wrote to
 /// the lock file!`" (2.12 gets this far when the file exists).
-#[test]
 fn a_lock_file_with_contents_is_emptied_with_a_warning() {
     each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
         let dir = ServiceDir::new();
@@ -312,7 +320,6 @@ fn a_lock_file_with_contents_is_emptied_with_a_warning() {
 
 /// lock-fd: "LK > maxfd: warning `invalid lock-fd`; continue without a lock"; an invalid
 /// number: "Readable but not a valid number: warning `invalid FILE`, then the default".
-#[test]
 fn an_invalid_lock_fd_runs_the_service_without_a_lock() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for (content, limit) in [("100", Some(64)), ("three", None)] {
@@ -343,7 +350,6 @@ fn an_invalid_lock_fd_runs_the_service_without_a_lock() {
 /// lock-fd: "If the helper cannot lock it exits 1 (`unable to lock supervise/service-lock:
 /// ERR`), which is then an ordinary death of run" (LK = the fd limit itself: valid for
 /// supervise, which only rejects LK > maxfd, but no descriptor can have that number).
-#[test]
 fn a_lock_that_cannot_be_taken_is_a_death_of_run() {
     let dir = ServiceDir::new();
     dir.run("exec sleep 1000")
@@ -368,7 +374,6 @@ fn a_lock_that_cannot_be_taken_is_a_death_of_run() {
 /// With lock-fd, a missing `./run` is the helper's failed exec: an exit 127 with `unable to
 /// exec ./run: ...`, so a death of run (as with upstream's fixed `s6-setlock` command), not a
 /// spawn failure.
-#[test]
 fn with_lock_fd_a_missing_run_is_a_death_with_exit_127() {
     let dir = ServiceDir::new();
     dir.write("lock-fd", "3").write("down", "");

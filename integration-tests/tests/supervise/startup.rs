@@ -1,11 +1,30 @@
 //! SUPERVISE.md, "supervise" / "Start-up, in this order" (and trymkdir).
 
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
+use integration_tests::suite::optional;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{
-    Clients, ServiceDir, Supervisor, Tai64n, client, each_supervisor, make_fifodir,
+    ServiceDir, Supervisor, Tai64n, client, each_client, each_supervisor, make_fifodir,
 };
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(the_control_files_are_made_with_their_modes_whatever_the_umask),
+    scenario!(an_existing_fifodir_and_fifo_keep_their_modes),
+    scenario!(a_second_supervisor_on_the_same_directory_exits_100),
+    scenario!(control_paths_of_the_wrong_type_are_fatal_100),
+    scenario!(dangling_symlinks_get_their_targets_made),
+    scenario!(symlinks_to_existing_directories_are_used_as_they_are),
+    scenario!(a_symlink_to_a_file_is_not_a_directory),
+    scenario!(a_symlink_with_a_target_of_512_bytes_is_fatal_111),
+    scenario!(the_death_tally_is_emptied_at_start_up_and_its_failure_is_fatal),
+    scenario!(a_down_file_that_cannot_be_checked_is_fatal_111),
+    scenario!(with_a_down_file_the_first_status_is_down_and_ready_and_nothing_starts),
+    scenario!(without_a_down_file_run_starts_at_once),
+    scenario!(stale_subscriber_fifos_are_removed_at_start_up),
+];
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::symlink_metadata(path)
@@ -19,7 +38,6 @@ fn mode(path: &std::path::Path) -> u32 {
 /// `chmod(event, 03730)`"; "`supervise`, by the same rule (mode 0700 when created)"; the lock
 /// "mode 0644"; "`mkfifo supervise/control 0600`" — all under umask 0, whatever supervise's
 /// umask; step 7: `death_tally` "0666 minus the restored umask".
-#[test]
 fn the_control_files_are_made_with_their_modes_whatever_the_umask() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -43,7 +61,6 @@ fn the_control_files_are_made_with_their_modes_whatever_the_umask() {
 
 /// "An existing `event` directory is left with its owner and mode"; "Existing FIFO modes are
 /// kept (s6-svperms may have changed them)".
-#[test]
 fn an_existing_fifodir_and_fifo_keep_their_modes() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -75,7 +92,6 @@ fn an_existing_fifodir_and_fifo_keep_their_modes() {
 /// Step 4.3: "held by another process → fatal 100 `another instance of s6-supervise is
 /// already running`"; "Note that a second instance has already done step 4.1 before it
 /// dies" (it recreates a removed `event`). The lock is C's: ours and C exclude each other.
-#[test]
 fn a_second_supervisor_on_the_same_directory_exits_100() {
     for (first, second) in [
         (Supervisor::Ours, Supervisor::Ours),
@@ -84,8 +100,7 @@ fn a_second_supervisor_on_the_same_directory_exits_100() {
         (Supervisor::Debian, Supervisor::Ours),
         (Supervisor::Ours, Supervisor::Debian),
     ] {
-        if first.program().is_none() || second.program().is_none() {
-            eprintln!("skipped: {first:?} then {second:?} (not installed)");
+        if optional(first.program()).is_none() || optional(second.program()).is_none() {
             continue;
         }
         let dir = ServiceDir::new();
@@ -107,7 +122,6 @@ fn a_second_supervisor_on_the_same_directory_exits_100() {
 /// trymkdir: "a non-directory is fatal 100 `S exists and is not a directory`", for `event`
 /// (made first) and `supervise`; step 4.4: "not a FIFO → fatal 100 `supervise/control is not
 /// a FIFO`".
-#[test]
 fn control_paths_of_the_wrong_type_are_fatal_100() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for (path, message) in [
@@ -130,7 +144,6 @@ fn control_paths_of_the_wrong_type_are_fatal_100() {
 /// trymkdir: "A symlink: `mkdir(TARGET, 0700)` (TARGET as read, relative to the service
 /// dir) → \"created\"": a dangling `supervise` or `event` link gets its target made (the
 /// tmpfs set-up of s6-linux-init), and `event`'s gets the fifodir mode.
-#[test]
 fn dangling_symlinks_get_their_targets_made() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -150,7 +163,6 @@ fn dangling_symlinks_get_their_targets_made() {
 /// tmpfs), C dies `unable to mkdir TARGET: File exists` (exit 111); ours uses the existing
 /// target directory (\"existing\", so for `event` no chown/chmod)". The reference shows the
 /// bug on the same directory.
-#[test]
 fn symlinks_to_existing_directories_are_used_as_they_are() {
     let dir = ServiceDir::new();
     dir.run("exec sleep 1000");
@@ -188,7 +200,6 @@ fn symlinks_to_existing_directories_are_used_as_they_are() {
 
 /// trymkdir: "A symlink to an existing non-directory: fatal 100 `S exists and is not a
 /// directory`" (ours; C gets EEXIST from its mkdir and dies 111 as above).
-#[test]
 fn a_symlink_to_a_file_is_not_a_directory() {
     let dir = ServiceDir::new();
     dir.write("elsewhere", "");
@@ -203,7 +214,6 @@ fn a_symlink_to_a_file_is_not_a_directory() {
 
 /// trymkdir: "A symlink whose target is 512 bytes or more: fatal 111 `unable to readlink S:
 /// File name too long`".
-#[test]
 fn a_symlink_with_a_target_of_512_bytes_is_fatal_111() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -219,7 +229,6 @@ fn a_symlink_with_a_target_of_512_bytes_is_fatal_111() {
 
 /// Step 7: "Truncate/create `supervise/death_tally` ...; failure: fatal 111 `unable to
 /// truncate supervise/death_tally: ERR`"; and a tally left by a previous run is emptied.
-#[test]
 fn the_death_tally_is_emptied_at_start_up_and_its_failure_is_fatal() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -247,7 +256,6 @@ fn the_death_tally_is_emptied_at_start_up_and_its_failure_is_fatal() {
 
 /// Step 8: "`down` ... `access` error other than ENOENT: fatal 111 `unable to access ./down:
 /// ERR`" (a symlink loop).
-#[test]
 fn a_down_file_that_cannot_be_checked_is_fatal_111() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -264,7 +272,6 @@ fn a_down_file_that_cannot_be_checked_is_fatal_111() {
 /// Step 9: "status.stamp = status.readystamp = now; write the status file (pid 0, wstat 0,
 /// wantup per `down`, ready 1, paused 0, finishing 0); publish `s`"; with `down`, nothing is
 /// started, and s6-svstat says so.
-#[test]
 fn with_a_down_file_the_first_status_is_down_and_ready_and_nothing_starts() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -281,10 +288,7 @@ fn with_a_down_file_the_first_status_is_down_and_ready_and_nothing_starts() {
         );
         assert_eq!(st.stamp, st.readystamp);
         assert!(st.stamp >= before && st.stamp <= Tai64n::now(), "{st:?}");
-        for clients in Clients::ALL {
-            let Some(svstat) = clients.program("s6-svstat") else {
-                continue;
-            };
+        for (clients, svstat) in each_client("s6-svstat") {
             let out = client(&svstat, &["svc"], dir.tmp());
             assert_eq!(out.code, Some(0), "{}", out.stderr);
             assert!(
@@ -301,7 +305,6 @@ fn with_a_down_file_the_first_status_is_down_and_ready_and_nothing_starts() {
 
 /// Step 9: "The first deadline is \"now\", so the first loop turn is a timeout in state DOWN
 /// (→ start if wantup)": `s` then `u` at once.
-#[test]
 fn without_a_down_file_run_starts_at_once() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -320,7 +323,6 @@ fn without_a_down_file_run_starts_at_once() {
 
 /// Step 6: "Clean the fifodir": a subscriber FIFO left behind by a killed listener (no
 /// reader) is removed; other names are left alone.
-#[test]
 fn stale_subscriber_fifos_are_removed_at_start_up() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();

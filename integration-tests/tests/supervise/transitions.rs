@@ -1,6 +1,8 @@
 //! SUPERVISE.md, "supervise" / "The transition table" (supervise.c:556-573) and the kill
 //! letters: each row in the states where it does something observable.
 
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 use std::time::{Duration, Instant};
 
 use integration_tests::DEADLINE;
@@ -11,10 +13,30 @@ use nix::sys::signal::Signal;
 
 use crate::{OnTerm, sigs, trapping_run, wait_sig, wait_trapping};
 
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(kill_letters_signal_run_and_change_nothing_else).slow(),
+    scenario!(p_stops_run_and_c_continues_it_with_the_paused_flag),
+    scenario!(r_sends_the_down_signal_read_at_that_moment),
+    scenario!(kill_letters_do_nothing_while_down_or_finishing),
+    scenario!(d_stops_run_with_term_and_cont_and_u_starts_it_again),
+    scenario!(u_o_and_big_u_start_at_once_inside_the_throttle_and_o_runs_once).slow(),
+    scenario!(o_while_up_lets_the_service_run_but_not_restart),
+    scenario!(the_down_file_letters_create_and_remove_down),
+    scenario!(exit_inputs_while_down_leave_at_once),
+    scenario!(x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed),
+    scenario!(sigterm_while_up_stops_the_service_then_exits),
+    scenario!(sigquit_leaves_at_once_and_leaves_the_service_running),
+    scenario!(sigint_goes_to_runs_process_group_then_supervise_exits),
+    scenario!(sigterm_while_finishing_exits_after_finish),
+    scenario!(u_in_lastup_is_recorded_but_there_is_no_restart),
+    scenario!(timeout_kill_kills_a_service_that_ignores_the_down_signal),
+    scenario!(d_while_dying_rearms_the_kill_deadline).slow(),
+    scenario!(timeout_finish_kills_a_hanging_finish),
+];
+
 /// Kill letters: "`a` SIGALRM, `b` SIGABRT, `q` SIGQUIT, `h` SIGHUP, `t` SIGTERM, `i`
 /// SIGINT, `1` SIGUSR1, `2` SIGUSR2, `y` SIGWINCH", sent to run; "Nothing else changes (`t`,
 /// `k` do not touch wantup, so the service is restarted if wanted up)".
-#[test]
 fn kill_letters_signal_run_and_change_nothing_else() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -46,7 +68,6 @@ fn kill_letters_signal_run_and_change_nothing_else() {
 }
 
 /// "`p` SIGSTOP: paused := 1, status write", "`c` SIGCONT: paused := 0, status write".
-#[test]
 fn p_stops_run_and_c_continues_it_with_the_paused_flag() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -67,7 +88,6 @@ fn p_stops_run_and_c_continues_it_with_the_paused_flag() {
 
 /// "`r` down-signal (read now): the service dies and is restarted if wanted up"; a
 /// `down-signal` of `HUP` makes `r` a SIGHUP (read at each `r`).
-#[test]
 fn r_sends_the_down_signal_read_at_that_moment() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -89,7 +109,6 @@ fn r_sends_the_down_signal_read_at_that_moment() {
 /// Kill letters in DOWN and FINISH: "nothing" (and in DOWN no kill of pid 0, which would be
 /// supervise's own process group); the letters are taken in order with the rest: the `O`
 /// after them is acted on.
-#[test]
 fn kill_letters_do_nothing_while_down_or_finishing() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -124,7 +143,6 @@ fn kill_letters_do_nothing_while_down_or_finishing() {
 
 /// `d` in UP: "stop = wantup := 0, kill down-signal, then SIGCONT with paused := 0 and a
 /// status write"; then run's death, no restart. `u` in DOWN: "wantup, start".
-#[test]
 fn d_stops_run_with_term_and_cont_and_u_starts_it_again() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -144,7 +162,6 @@ fn d_stops_run_with_term_and_cont_and_u_starts_it_again() {
 
 /// `u`, `o` and `U` in DOWN start at once, even inside the 1 s throttle ("Consequences worth
 /// a test"); `o` is "wantdown, start": it is not restarted after its death.
-#[test]
 fn u_o_and_big_u_start_at_once_inside_the_throttle_and_o_runs_once() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for letter in ["u", "o", "U"] {
@@ -174,7 +191,6 @@ fn u_o_and_big_u_start_at_once_inside_the_throttle_and_o_runs_once() {
 }
 
 /// `o` in UP: "wantdown": the service goes on, and is not restarted when it dies.
-#[test]
 fn o_while_up_lets_the_service_run_but_not_restart() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -195,7 +211,6 @@ fn o_while_up_lets_the_service_run_but_not_restart() {
 /// `D`: "DOWN file +, stop" in UP, "DOWN file +, wantdown" in DOWN; `U`: "DOWN file −,
 /// wantup" (and start in DOWN); `Q`: "DOWN file +, wantdown" whatever the state: the service
 /// goes on running; `O`: "wantdown".
-#[test]
 fn the_down_file_letters_create_and_remove_down() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -227,7 +242,6 @@ fn the_down_file_letters_create_and_remove_down() {
 }
 
 /// `x` in DOWN and SIGTERM, SIGHUP, SIGQUIT, SIGINT in DOWN: "exit", publishing `x`.
-#[test]
 fn exit_inputs_while_down_leave_at_once() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for how in ["x", "TERM", "HUP", "QUIT", "INT"] {
@@ -256,7 +270,6 @@ fn exit_inputs_while_down_leave_at_once() {
 /// `x` in UP: "→ LASTUP, close": the service goes on, supervise's fds 0 and 1 become
 /// /dev/null, and supervise exits once the service is down (after finish); SIGHUP in UP is
 /// the same row.
-#[test]
 fn x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed() {
     each_supervisor(&Supervisor::ALL, |sup| {
         for how in ["x", "HUP"] {
@@ -305,7 +318,6 @@ fn x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed
 
 /// SIGTERM in UP: "→ LASTUP, stop" (down signal, and exit after the death); unlike `x`, no
 /// "close" (the doc says "as if s6-svc -xd"; the source differs there).
-#[test]
 fn sigterm_while_up_stops_the_service_then_exits() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -327,7 +339,6 @@ fn sigterm_while_up_stops_the_service_then_exits() {
 
 /// SIGQUIT in UP: "exit"; "after SIGQUIT the child (run or finish) is left running and the
 /// status file is left as it was".
-#[test]
 fn sigquit_leaves_at_once_and_leaves_the_service_running() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -349,7 +360,6 @@ fn sigquit_leaves_at_once_and_leaves_the_service_running() {
 
 /// SIGINT in UP: "SIGINT to the child's process group, exit" — run's children in its group
 /// get it too.
-#[test]
 fn sigint_goes_to_runs_process_group_then_supervise_exits() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -374,7 +384,6 @@ fn sigint_goes_to_runs_process_group_then_supervise_exits() {
 
 /// SIGTERM in FINISH: "→ LASTFINISH, close" (finish is not signalled, supervise exits when it
 /// ends); SIGTERM in LASTFINISH: "nothing".
-#[test]
 fn sigterm_while_finishing_exits_after_finish() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -405,7 +414,6 @@ fn sigterm_while_finishing_exits_after_finish() {
 }
 
 /// "in LASTUP `u` is accepted but the service is not restarted".
-#[test]
 fn u_in_lastup_is_recorded_but_there_is_no_restart() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -429,7 +437,6 @@ fn u_in_lastup_is_recorded_but_there_is_no_restart() {
 /// `timeout-kill`: "if timeout-kill t > 0: deadline = now + t and \"dying\""; the timeout:
 /// "dying ? kill SIGKILL ... deadline = now + 5 s"; "`u` after `d` does not cancel a pending
 /// timeout-kill SIGKILL" (and the service, wanted up again, restarts).
-#[test]
 fn timeout_kill_kills_a_service_that_ignores_the_down_signal() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -454,7 +461,6 @@ fn timeout_kill_kills_a_service_that_ignores_the_down_signal() {
 
 /// "`d` while dying re-arms the kill deadline": the SIGKILL comes `timeout-kill` after the
 /// second `d`, not the first.
-#[test]
 fn d_while_dying_rearms_the_kill_deadline() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
@@ -485,7 +491,6 @@ fn d_while_dying_rearms_the_kill_deadline() {
 /// FINISH's timeout: "warning `finish script lifetime reached maximum value - sending it a
 /// SIGKILL`; SIGCONT ..., SIGKILL to finish"; then "Anything else (including being killed by
 /// the timeout): \"down and ready\" with `D`".
-#[test]
 fn timeout_finish_kills_a_hanging_finish() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();

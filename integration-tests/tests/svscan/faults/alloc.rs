@@ -2,103 +2,44 @@
 //! here allocates once the load is steady"; STYLE: "no allocation per loop turn"): neither
 //! while idle nor in a respawn cycle (reap, then start), so a long-running root of the
 //! supervision tree cannot fragment or grow its heap. Allocations are counted by an
-//! `LD_PRELOAD` shim (`alloc_count.c`, built here with `cc`) in a shared counter file; the
-//! shim takes itself out of the environment, so the supervisors are not counted. Each scenario
+//! `LD_PRELOAD` shim (`alloc_count.c`, built by `integration_tests::alloc`) in a shared
+//! counter file; the shim takes itself out of the environment, so the supervisors are not
+//! counted. Each scenario
 //! also shows the counter moving when svscan does allocate, so that it can fail.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use integration_tests::alloc::Counter;
+use integration_tests::suite::Scenario;
 use integration_tests::{
-    DEADLINE, Events, Fixture, Implementation, StubControl, Svscan, implementation, procfs,
+    DEADLINE, Events, Fixture, Outcome, StubControl, Svscan, ours_only, procfs, scenario,
 };
 
-const SHIM_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/faults/alloc_count.c");
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(idle_svscan_allocates_nothing_and_a_new_service_does),
+    scenario!(respawn_cycles_allocate_nothing).slow(),
+];
 
-/// The allocation counter of one svscan: the shim, its counter file and its trace.
-struct Counter {
-    shim: PathBuf,
-    count: PathBuf,
-    trace: PathBuf,
-}
-
-impl Counter {
-    /// Builds the shim into `dir` and creates a zeroed counter file there.
-    fn new(dir: &Path) -> Counter {
-        let shim = dir.join("alloc_count.so");
-        let out = Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-o"])
-            .arg(&shim)
-            .arg(SHIM_SOURCE)
-            .output()
-            .unwrap_or_else(|e| panic!("cc (needed to build {SHIM_SOURCE}): {e}"));
-        assert!(
-            out.status.success(),
-            "cc {SHIM_SOURCE}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let count = dir.join("alloc.count");
-        std::fs::write(&count, [0u8; 4096]).expect("create the counter file");
-        Counter {
-            shim,
-            count,
-            trace: dir.join("alloc.trace"),
-        }
+/// svscan with the allocation counter's shim preloaded.
+fn start<'f>(counter: &Counter, fx: &'f Fixture) -> Svscan<'f> {
+    let mut launch = fx.svscan();
+    for (key, value) in counter.env() {
+        launch = launch.env(key, value);
     }
-
-    /// svscan with the shim preloaded.
-    fn start<'f>(&self, fx: &'f Fixture) -> Svscan<'f> {
-        fx.svscan()
-            .env("LD_PRELOAD", &self.shim)
-            .env("ALLOC_COUNT_FILE", &self.count)
-            .env("ALLOC_TRACE_FILE", &self.trace)
-            .start()
-    }
-
-    /// Allocations so far (the file shares its pages with the shim's mapping).
-    fn get(&self) -> u64 {
-        let bytes = std::fs::read(&self.count).expect("read the counter file");
-        u64::from_ne_bytes(bytes[..8].try_into().expect("8 bytes"))
-    }
-
-    /// The shim's trace of the allocations after the `n`th, for failure messages.
-    fn trace_after(&self, n: u64) -> String {
-        let trace = std::fs::read_to_string(&self.trace).unwrap_or_default();
-        let from = format!("#{} ", n + 1);
-        trace.find(&from).map_or_else(String::new, |at| {
-            trace[at..].lines().take(80).collect::<Vec<_>>().join("\n")
-        })
-    }
-}
-
-/// Whether `pid` sleeps in a poll-family system call (x86_64: poll, select, epoll_wait,
-/// pselect6, ppoll, epoll_pwait, epoll_pwait2): between two turns of its loop.
-fn asleep_in_poll(pid: i32) -> bool {
-    const POLLS: [u64; 7] = [7, 23, 232, 270, 271, 281, 441];
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr: Option<u64> = syscall
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok());
-    procfs::state(pid) == Some('S') && nr.is_some_and(|n| POLLS.contains(&n))
+    launch.start()
 }
 
 /// Waits until svscan is between two turns of its loop.
 fn wait_quiet(sv: &mut Svscan<'_>) {
     sv.wait_until("svscan asleep in poll", DEADLINE, |sv| {
-        asleep_in_poll(sv.pid())
+        procfs::in_poll(sv.pid())
     });
 }
 
 /// The shim cannot reach the C s6-svscan, which runs behind `unshare` and `sh` (the shim
 /// takes itself out of the environment in the first of them); the property is ours.
-fn skipped_for_c() -> bool {
-    if implementation() == Implementation::C {
-        eprintln!("skipped: the allocation counter runs only under our svscan");
-        return true;
-    }
-    false
+fn counted_svscan_is_ours() -> Outcome {
+    ours_only("the allocation counter reaches only our svscan (C runs behind unshare and sh)")
 }
 
 fn all_started(e: &Events, names: &[&str], starts: usize) -> bool {
@@ -108,16 +49,13 @@ fn all_started(e: &Events, names: &[&str], starts: usize) -> bool {
 /// Issue 5: "svscan's steady state — idle — allocates nothing on the heap", and the loop
 /// "sleeps until a signal or a command arrives (zero wake-ups while idle)"; a scan that finds
 /// a new service does allocate (its entry), which the counter shows.
-#[test]
-fn idle_svscan_allocates_nothing_and_a_new_service_does() {
-    if skipped_for_c() {
-        return;
-    }
+fn idle_svscan_allocates_nothing_and_a_new_service_does() -> Outcome {
+    counted_svscan_is_ours()?;
     let fx = Fixture::new();
     let names = ["a", "b", "c", "c/log", "d", "d/log"];
     fx.service("a").service("b").logged("c").logged("d");
     let counter = Counter::new(fx.tmp());
-    let mut sv = counter.start(&fx);
+    let mut sv = start(&counter, &fx);
     sv.wait_for("every supervisor started", DEADLINE, |e| {
         all_started(e, &names, 1)
     });
@@ -157,24 +95,22 @@ fn idle_svscan_allocates_nothing_and_a_new_service_does() {
     for name in names {
         assert_eq!(events.starts(name).len(), 1, "{name} was restarted");
     }
+    Ok(())
 }
 
 /// Issue 5: "a respawn cycle of a supervisor that exits at once allocates nothing on the
 /// heap" (`svscan/src/start.rs`: "The entry's file actions are reused when the moves are the
 /// same as last time, so a respawn allocates nothing"): both for an unlogged service and for
 /// the service of a logged pair, whose spawn moves its pipe end to fd 1.
-#[test]
-fn respawn_cycles_allocate_nothing() {
-    if skipped_for_c() {
-        return;
-    }
+fn respawn_cycles_allocate_nothing() -> Outcome {
+    counted_svscan_is_ours()?;
     let fx = Fixture::new();
     fx.service("idle")
         .control("flap", StubControl::Exit(0))
         .logged("piped")
         .control("piped", StubControl::Exit(0));
     let counter = Counter::new(fx.tmp());
-    let mut sv = counter.start(&fx);
+    let mut sv = start(&counter, &fx);
     let flapping = ["flap", "piped"];
     // Start-up and the first start of each (a logged service's file actions) allocate; the
     // count is taken from the first respawn on.
@@ -213,4 +149,5 @@ fn respawn_cycles_allocate_nothing() {
         1,
         "the logger is not restarted"
     );
+    Ok(())
 }
