@@ -455,6 +455,7 @@ impl ServiceDir {
             nproc: None,
             user: None,
             program: None,
+            closed: Vec::new(),
         }
     }
 
@@ -481,6 +482,7 @@ pub struct Launch<'d> {
     nproc: Option<u64>,
     user: Option<u32>,
     program: Option<PathBuf>,
+    closed: Vec<i32>,
 }
 
 impl<'d> Launch<'d> {
@@ -496,6 +498,13 @@ impl<'d> Launch<'d> {
     #[must_use]
     pub fn nofile(mut self, limit: u64) -> Self {
         self.nofile = Some(limit);
+        self
+    }
+
+    /// These standard fds closed when the supervisor starts (as a careless parent leaves them).
+    #[must_use]
+    pub fn closed(mut self, fds: &[i32]) -> Self {
+        self.closed.extend_from_slice(fds);
         self
     }
 
@@ -589,10 +598,10 @@ impl<'d> Launch<'d> {
         // First, while the fd limit is still the runner's: only fds 0-2 go through.
         with_std_fds_only(&mut cmd);
         let (umask, ignored, nofile) = (self.umask, self.ignored.clone(), self.nofile);
-        let (nproc, user) = (self.nproc, self.user);
+        let (nproc, user, closed) = (self.nproc, self.user, self.closed.clone());
         // SAFETY: the closure runs between fork and exec and makes only umask, setrlimit,
-        // setgroups, setgid, setuid and sigaction calls, which are async-signal-safe, without
-        // allocating.
+        // setgroups, setgid, setuid, close and sigaction calls, which are async-signal-safe,
+        // without allocating.
         unsafe {
             cmd.pre_exec(move || {
                 use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
@@ -609,6 +618,9 @@ impl<'d> Launch<'d> {
                 }
                 if let Some(mask) = umask {
                     nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+                }
+                for &fd in &closed {
+                    let _ = nix::unistd::close(fd);
                 }
                 for &sig in &ignored {
                     // SAFETY: SIG_IGN runs no handler code.

@@ -8,6 +8,7 @@ use integration_tests::suite::Scenario;
 pub const SCENARIOS: &[Scenario] = &[
     scenario!(a_whole_life_publishes_s_u_big_u_d_big_d_x_each_after_its_status),
     scenario!(control_letters_publish_nothing),
+    scenario!(the_status_file_is_replaced_never_written_in_place),
 ];
 
 /// The table: `s` at start-up, `u` at the spawn, `U` at readiness, `d` when finish is
@@ -64,5 +65,29 @@ fn control_letters_publish_nothing() {
         sv.ctl("Q");
         sv.wait_status("Q acted on", |s| !s.wantup);
         assert_eq!(events.text(), "");
+    });
+}
+
+/// "The status file is written **atomically**: `supervise/status.new` then `rename` (never
+/// written in place)": each write is a new file (a new inode), and no `status.new` is left.
+fn the_status_file_is_replaced_never_written_in_place() {
+    use std::os::unix::fs::MetadataExt;
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        let mut sv = dir.start(sup);
+        sv.wait_up();
+        let inode = |d: &ServiceDir| std::fs::metadata(d.path("supervise/status")).unwrap().ino();
+        let before = inode(&dir);
+        sv.ctl("p");
+        sv.wait_status("paused", |s| s.paused);
+        assert_ne!(inode(&dir), before, "{sup:?}: written in place");
+        assert!(!dir.path("supervise/status.new").exists());
+        assert_eq!(
+            std::fs::metadata(dir.path("supervise/status"))
+                .unwrap()
+                .len(),
+            35
+        );
     });
 }

@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt, symlink};
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{
-    ServiceDir, Supervisor, Tai64n, client, each_client, each_supervisor, make_fifodir,
+    Observed, ServiceDir, Supervisor, Tai64n, client, each_client, each_supervisor, make_fifodir,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -24,6 +24,9 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(with_a_down_file_the_first_status_is_down_and_ready_and_nothing_starts),
     scenario!(without_a_down_file_run_starts_at_once),
     scenario!(stale_subscriber_fifos_are_removed_at_start_up),
+    scenario!(closed_standard_fds_are_opened_on_dev_null),
+    scenario!(sigusr1_is_not_caught),
+    scenario!(started_with_sigchld_ignored_ours_still_sees_deaths),
 ];
 
 fn mode(path: &std::path::Path) -> u32 {
@@ -335,5 +338,62 @@ fn stale_subscriber_fifos_are_removed_at_start_up() {
         let _sv = dir.start(sup);
         assert!(!stale.exists(), "stale subscriber left");
         assert!(other.exists());
+    });
+}
+
+/// Step 2: "Make sure fds 0, 1, 2 are open (/dev/null, read for 0, write for 1 and 2;
+/// skalibs `fd_sanitize`)": started with stdout closed, supervise has /dev/null there and so
+/// does run.
+fn closed_standard_fds_are_opened_on_dev_null() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        let mut sv = dir.launch(sup).closed(&[1]).start();
+        let pid = sv.wait_up();
+        sv.wait_until("run asleep", DEADLINE, |_| crate::sleeping(pid));
+        for who in [sv.pid(), pid] {
+            let fd1 = std::fs::read_link(format!("/proc/{who}/fd/1")).unwrap();
+            assert_eq!(fd1, std::path::Path::new("/dev/null"), "{sup:?} pid {who}");
+        }
+    });
+}
+
+/// Step 5: "No other signal is caught (SIGUSR1 kills supervise, as in C)".
+fn sigusr1_is_not_caught() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000").write("down", "");
+        let mut sv = dir.start(sup);
+        sv.signal(nix::sys::signal::Signal::SIGUSR1);
+        assert_eq!(sv.wait_exit(), None, "{sup:?}: killed, not exited");
+    });
+}
+
+/// A deliberate difference (the same as svscan's **fix**): started with SIGCHLD ignored (an
+/// ignored signal stays ignored across exec), the kernel would reap run behind supervise's
+/// back and its death would never be seen; ours gives SIGCHLD its default at start-up and
+/// restarts the service. The reference shows the C behaviour: the status still names the
+/// dead run.
+fn started_with_sigchld_ignored_ours_still_sees_deaths() {
+    each_supervisor(&[Supervisor::Ours, Supervisor::Reference], |sup| {
+        let dir = ServiceDir::new();
+        dir.run("echo $$ >> pids\nexec sleep 1000");
+        let mut sv = dir
+            .launch(sup)
+            .ignoring(&[nix::sys::signal::Signal::SIGCHLD])
+            .start();
+        let first = sv.wait_up();
+        sv.wait_until("run's pid", DEADLINE, |sv| sv.dir.path("pids").is_file());
+        integration_tests::signal_pid(first, nix::sys::signal::Signal::SIGKILL);
+        integration_tests::service::wait_gone(first);
+        if sup == Supervisor::Ours {
+            let st = sv.wait_status("restarted", |s| s.up() && s.pid() != first);
+            assert!(st.wantup);
+        } else {
+            // C waits for a SIGCHLD whose child the kernel already reaped: still "up".
+            let next = std::fs::read_to_string(dir.path("pids")).unwrap();
+            assert_eq!(next.lines().count(), 1, "C restarted it");
+            assert_eq!(sv.status().pid(), first);
+        }
     });
 }
