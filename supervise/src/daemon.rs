@@ -18,10 +18,11 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use common::deadline::poll_timeout;
 use common::diag::SysErr;
 use common::fatal;
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::signalfd::SignalFd;
 
 use crate::events;
@@ -67,17 +68,6 @@ struct Ready {
     control: bool,
 }
 
-/// The poll timeout until `deadline`: rounded up to the millisecond, so that supervise never
-/// wakes before a deadline and spins.
-fn timeout_until(deadline: Option<Instant>, now: Instant) -> PollTimeout {
-    let Some(deadline) = deadline else {
-        return PollTimeout::NONE;
-    };
-    let left = deadline.saturating_duration_since(now);
-    let ms = left.as_nanos().div_ceil(1_000_000);
-    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-}
-
 impl Supervise {
     /// The loop; when it is left, publish `x` and exit 0 (the lock goes with the process).
     pub fn run(mut self) -> ! {
@@ -107,7 +97,7 @@ impl Supervise {
 
     /// Waits for a source or the deadline; `None` when the deadline came first.
     fn wait(&mut self) -> Option<Ready> {
-        let timeout = timeout_until(self.deadline, Instant::now());
+        let timeout = poll_timeout(self.deadline, Instant::now());
         let mut fds = [
             PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
             PollFd::new(self.dir.control.as_fd(), PollFlags::POLLIN),
@@ -146,21 +136,5 @@ impl Supervise {
             signals: sig.contains(PollFlags::POLLIN),
             control: ctl.contains(PollFlags::POLLIN),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_timeout_is_infinite_without_deadline_and_never_early() {
-        let now = Instant::now();
-        assert_eq!(timeout_until(None, now), PollTimeout::NONE);
-        assert_eq!(timeout_until(Some(now), now), PollTimeout::ZERO);
-        let t = timeout_until(Some(now + Duration::from_micros(1500)), now);
-        assert_eq!(t, PollTimeout::try_from(2u32).unwrap());
-        let past = timeout_until(Some(now), now + Duration::from_secs(1));
-        assert_eq!(past, PollTimeout::ZERO);
     }
 }

@@ -16,10 +16,11 @@ use std::os::unix::fs::FileExt;
 
 use common::diag::SysErr;
 use common::warn;
+use common::write_all;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open, renameat};
 use nix::sys::stat::{Mode, fstat};
-use nix::unistd::{unlink, write};
+use nix::unistd::unlink;
 
 use crate::files::{self, MAX_DEATH_TALLY};
 use common::tai::Tai64n;
@@ -163,18 +164,6 @@ fn copy(old: Option<(File, u64, usize)>, out: &OwnedFd) -> Result<(), Failure> {
         write_all(out, &buf[..n]).map_err(Failure::Write)?;
         offset += n as u64;
         left -= n;
-    }
-    Ok(())
-}
-
-fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> Result<(), Errno> {
-    while !bytes.is_empty() {
-        match write(fd, bytes) {
-            Ok(0) => return Err(Errno::EIO),
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e),
-        }
     }
     Ok(())
 }
