@@ -31,6 +31,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use integration_tests::stats::{median, summary};
 use integration_tests::{
     Events, Fixture, Implementation, StubControl, Svscan, UnderTest, binary, now_mono_ns, procfs,
     real_s6,
@@ -158,35 +159,6 @@ impl Results {
             );
         }
         out
-    }
-}
-
-fn median(v: &[f64]) -> Option<f64> {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(v[n / 2]),
-        n => Some(f64::midpoint(v[n / 2 - 1], v[n / 2])),
-    }
-}
-
-fn summary(v: &[f64]) -> String {
-    let Some(m) = median(v) else {
-        return "-".to_owned();
-    };
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{} ({}-{})", fmt(m), fmt(min), fmt(max))
-}
-
-fn fmt(x: f64) -> String {
-    if (x == x.trunc() && x.abs() < 1e9) || x.abs() >= 100.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
     }
 }
 

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use integration_tests::service::{
     Events, Observed, ServiceDir, Supervised, Supervisor, Tai64n, tai_secs_between,
 };
+use integration_tests::stats::{median, summary};
 use integration_tests::{Fixture, Implementation, UnderTest, procfs, target_dir};
 use nix::sys::signal::Signal;
 
@@ -182,40 +183,6 @@ impl Results {
     }
 }
 
-fn median(v: &[f64]) -> Option<f64> {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(v[n / 2]),
-        n => Some(f64::midpoint(v[n / 2 - 1], v[n / 2])),
-    }
-}
-
-fn summary(v: &[f64]) -> String {
-    let Some(m) = median(v) else {
-        return "-".to_owned();
-    };
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{} ({}-{})", fmt(m), fmt(min), fmt(max))
-}
-
-fn fmt(x: f64) -> String {
-    if x.abs() >= 100.0 || x == x.trunc() {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
-    }
-}
-
-// ------------------------------------------------------------------ /proc
-
-// ------------------------------------------------------------------ runs
-
-/// A service that is up and ready at once and stays up.
 fn ready_service() -> ServiceDir {
     let dir = ServiceDir::new();
     dir.run("echo >&3\nexec sleep 100000")

@@ -157,6 +157,7 @@ pub mod process;
 pub mod procfs;
 pub mod program;
 pub mod service;
+pub mod stats;
 pub mod suite;
 pub mod user;
 pub mod wait;
