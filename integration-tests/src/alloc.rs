@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The shim's source.
 pub const SHIM_SOURCE: &str = concat!(
@@ -68,6 +69,36 @@ impl Counter {
     pub fn get(&self) -> u64 {
         let bytes = std::fs::read(&self.count).expect("read the counter file");
         u64::from_ne_bytes(bytes[..8].try_into().expect("8 bytes"))
+    }
+
+    /// The count once the daemon is quiet after its start-up, which must have allocated
+    /// (the command line, its tables): zero means the shim is not loaded.
+    ///
+    /// # Panics
+    /// If nothing was counted.
+    #[must_use]
+    pub fn after_start_up(&self) -> u64 {
+        let n = self.get();
+        assert!(n > 0, "the shim counted nothing at start-up: is it loaded?");
+        n
+    }
+
+    /// Asserts that the count stays `before` over a one-second observation window (not a
+    /// wait for a condition: the counter must not move in it), naming `who` otherwise.
+    ///
+    /// # Panics
+    /// If it moves, with the shim's trace of the allocations.
+    pub fn assert_idle(&self, before: u64, who: &str) {
+        let window = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < window {
+            assert_eq!(
+                self.get(),
+                before,
+                "idle {who} allocated:\n{}",
+                self.trace_after(before)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The shim's trace of the allocations after the `n`th, for failure messages.

@@ -5,7 +5,6 @@
 
 use integration_tests::scenario;
 use integration_tests::suite::Scenario;
-use std::time::{Duration, Instant};
 
 use integration_tests::DEADLINE;
 use integration_tests::alloc::Counter;
@@ -43,22 +42,8 @@ fn idle_supervise_allocates_nothing() {
     sv.wait_status("up and ready", |s| s.up() && s.ready);
     events.wait_contains("suU");
     wait_quiet(&mut sv);
-    let before = counter.get();
-    assert!(
-        before > 0,
-        "the shim counted nothing at start-up: is it loaded?"
-    );
-    // An observation window, not a wait for a condition: the counter must not move in it.
-    let window = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < window {
-        assert_eq!(
-            counter.get(),
-            before,
-            "idle supervise allocated:\n{}",
-            counter.trace_after(before)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let before = counter.after_start_up();
+    counter.assert_idle(before, "supervise");
     wait_quiet(&mut sv);
     assert_eq!(counter.get(), before, "{}", counter.trace_after(before));
 }
