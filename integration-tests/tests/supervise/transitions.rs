@@ -321,19 +321,27 @@ fn x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed
 fn sigterm_while_up_stops_the_service_then_exits() {
     each_supervisor(&Supervisor::ALL, |sup| {
         let dir = ServiceDir::new();
-        trapping_run(&dir, OnTerm::Exit);
-        let (read, write) = nix::unistd::pipe().unwrap();
+        trapping_run(&dir, OnTerm::Ignore);
+        let (read, _write) = nix::unistd::pipe().unwrap();
         let mut events = dir.watch();
         let mut sv = dir.launch(sup).stdin(read).start();
         wait_trapping(&mut sv);
         events.wait_contains("su");
         events.clear();
-        let sup_pid = sv.pid();
+        let pid = sv.pid();
+        let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
         sv.signal(Signal::SIGTERM);
+        wait_sig(&mut sv, "sigs", "TERM");
+        sv.wait_status("the stop's status write", |s| !s.wantup);
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(),
+            stdin,
+            "{sup:?}: SIGTERM does not close"
+        );
+        assert!(!sv.has_exited(), "it waits for the service");
+        sv.ctl("k");
         assert_eq!(sv.wait_exit(), Some(0));
         assert_eq!(events.text(), "dDx");
-        assert!(sigs(&dir, "sigs").contains(&"TERM".to_owned()));
-        let _ = (sup_pid, write);
     });
 }
 
