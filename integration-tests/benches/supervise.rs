@@ -228,8 +228,9 @@ fn run_idle(plan: &Plan, results: &mut Results, who: &Contender) {
     );
 }
 
-/// The restart rows, sample by sample in turn over the contenders (so that a change of the
-/// machine's load hits them all alike).
+/// The restart rows, sample by sample in turn over the contenders, the first of each turn
+/// rotating, and each sample after the same pause (a contender measured right after a pause
+/// meets a machine in another state than one measured right after another's restart).
 fn run_restarts(plan: &Plan, results: &mut Results, order: &[Contender]) {
     let dirs: Vec<ServiceDir> = order.iter().map(|_| ready_service()).collect();
     let mut running: Vec<(Events, Supervised<'_>)> = dirs
@@ -237,15 +238,17 @@ fn run_restarts(plan: &Plan, results: &mut Results, order: &[Contender]) {
         .zip(order)
         .map(|(dir, who)| (dir.watch(), start(dir, who)))
         .collect();
+    let n = order.len();
     for crash in [false, true] {
-        for _ in 0..plan.restarts {
-            for ((events, sv), who) in running.iter_mut().zip(order) {
+        for turn in 0..plan.restarts {
+            for k in 0..n {
+                let i = (turn + k) % n;
+                let (events, sv) = &mut running[i];
                 let st = sv.wait_status("up and ready", |s| s.up() && s.ready);
-                // Ready for over a second: the throttle lets the next start come at once.
+                // Ready for over a second (the throttle then lets the restart come at once),
+                // and a pause of at least PAUSE before every sample.
                 let ready_for = tai_secs_between(st.readystamp, Tai64n::now());
-                if ready_for < 1.1 {
-                    std::thread::sleep(Duration::from_secs_f64(1.1 - ready_for));
-                }
+                std::thread::sleep(Duration::from_secs_f64((1.1 - ready_for).max(PAUSE)));
                 events.clear();
                 let t0 = Instant::now();
                 if crash {
@@ -259,11 +262,14 @@ fn run_restarts(plan: &Plan, results: &mut Results, order: &[Contender]) {
                 } else {
                     "restart after s6-svc -r"
                 };
-                results.add(row, "ms", "<= C", who.name, ms);
+                results.add(row, "ms", "<= C", order[i].name, ms);
             }
         }
     }
 }
+
+/// The pause before each restart sample, in seconds.
+const PAUSE: f64 = 0.3;
 
 fn run_tree(plan: &Plan, results: &mut Results, who: &Contender) {
     let n = plan.tree_n;
