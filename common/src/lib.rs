@@ -14,6 +14,7 @@ pub mod ftrig;
 pub mod protocol;
 pub mod sig;
 pub mod status;
+pub mod svlisten;
 #[allow(unsafe_code)]
 mod sys;
 pub mod tai;
