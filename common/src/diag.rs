@@ -5,46 +5,69 @@
 //! processes sharing a stderr never interleave inside a line and a warning costs no heap
 //! allocation. A failed write (a closed or broken stderr) is ignored: a diagnostic must never
 //! kill the daemon. System errors print as the C library's text (`No such file or directory`),
-//! never Rust's `(os error 2)`: wrap an errno in [`SysErr`].
+//! never Rust's `(os error 2)`: wrap an errno in [`SysErr`], or end a raw message with one
+//! ([`warn_sys`]).
 
 use std::fmt::{self, Write as _};
 use std::io;
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 
 use nix::errno::Errno;
 
-static PROG: OnceLock<&'static str> = OnceLock::new();
+use crate::sys::{STRERROR_MAX, strerror};
+
+/// PROG; `None` until set (then [`program_name`] falls back to the binary's own name).
+static PROG: Mutex<Option<&'static str>> = Mutex::new(None);
 
 /// The longest diagnostic written; longer ones are cut (a name can be 1019 bytes).
 const MAX_MESSAGE: usize = 4096;
 
-/// Sets the program name that prefixes every diagnostic: the base name of `argv0`.
-/// Only the first call has an effect.
-pub fn set_program_name(argv0: &str) {
-    let base = argv0
-        .rsplit('/')
+/// The base name of a path, or the path itself if it ends in `/`.
+fn base_name(path: &str) -> &str {
+    path.rsplit('/')
         .next()
         .filter(|s| !s.is_empty())
-        .unwrap_or(argv0);
-    let _ = PROG.set(Box::leak(base.to_owned().into_boxed_str()));
+        .unwrap_or(path)
 }
 
-/// The program name set by [`set_program_name`], or `s6-svscan` if none was set.
+/// Sets PROG, the program name that prefixes every diagnostic, to the base name of `argv0`
+/// (`s6-svc` when run as `/usr/bin/s6-svc`).
+pub fn set_program_name(argv0: &str) {
+    set_prog(base_name(argv0));
+}
+
+/// Sets PROG to `prog` exactly (supervise's `NAME DIR` after its chdir, whose `DIR` may hold
+/// slashes). Each call replaces the previous one; the text is kept for the process's life.
+pub fn set_prog(prog: &str) {
+    let prog: &'static str = Box::leak(prog.to_owned().into_boxed_str());
+    *PROG.lock().unwrap_or_else(PoisonError::into_inner) = Some(prog);
+}
+
+/// PROG as set by [`set_program_name`] or [`set_prog`]; before that, the base name of the
+/// running binary (`svscan`, `supervise`, ...), so that no program speaks under another's
+/// name.
 #[must_use]
 pub fn program_name() -> &'static str {
-    PROG.get().copied().unwrap_or("s6-svscan")
+    let mut prog = PROG.lock().unwrap_or_else(PoisonError::into_inner);
+    prog.get_or_insert_with(|| {
+        let exe = std::env::args_os()
+            .next()
+            .or_else(|| std::env::current_exe().ok().map(Into::into))
+            .unwrap_or_default();
+        let exe = exe.to_string_lossy();
+        Box::leak(base_name(&exe).to_owned().into_boxed_str())
+    })
 }
 
-/// An errno that displays as the system's error text, as skalibs' `strerr_*sys` print it.
+/// An errno that displays as the C library's error text, as skalibs' `strerr_*sys` print it;
+/// formatting it makes no allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SysErr(pub Errno);
 
 impl fmt::Display for SysErr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // nix's own table differs from the C library's (ENOLCK, ...): ask libc through std,
-        // whose text ends in " (os error N)".
-        let text = io::Error::from_raw_os_error(self.0 as i32).to_string();
-        f.write_str(text.split(" (os error ").next().unwrap_or(&text))
+        // nix's own table differs from the C library's (ENOLCK, ...): ask the C library.
+        f.write_str(strerror(self.0, &mut [0; STRERROR_MAX]))
     }
 }
 
@@ -90,15 +113,7 @@ impl Line {
     fn send(mut self) {
         self.buf[self.len] = b'\n';
         self.len += 1;
-        let mut rest = &self.buf[..self.len];
-        while !rest.is_empty() {
-            match nix::unistd::write(io::stderr(), rest) {
-                Ok(0) => break,
-                Ok(n) => rest = &rest[n..],
-                Err(Errno::EINTR) => {}
-                Err(_) => break,
-            }
-        }
+        let _ = crate::write_all(io::stderr(), &self.buf[..self.len]);
     }
 }
 
@@ -123,6 +138,18 @@ pub fn warn_raw(parts: &[&[u8]]) {
     for part in parts {
         line.push(part);
     }
+    line.send();
+}
+
+/// `PROG: warning: PARTS: ERR`: [`warn_raw`] ended by the C library's text for `e`, as
+/// skalibs' `strerr_warnwu*sys` (the errno text always comes last).
+pub fn warn_sys(parts: &[&[u8]], e: Errno) {
+    let mut line = Line::new("warning");
+    for part in parts {
+        line.push(part);
+    }
+    line.push(b": ");
+    line.push(strerror(e, &mut [0; STRERROR_MAX]).as_bytes());
     line.send();
 }
 
@@ -166,12 +193,33 @@ mod tests {
             "No such file or directory"
         );
         assert_eq!(SysErr(Errno::EPIPE).to_string(), "Broken pipe");
-        let io = io::Error::from_raw_os_error(libc_enxio());
+        assert_eq!(SysErr(Errno::ENOLCK).to_string(), "No locks available");
+        let io = io::Error::from_raw_os_error(Errno::ENXIO as i32);
         assert_eq!(SysErr::from(&io).to_string(), "No such device or address");
     }
 
-    fn libc_enxio() -> i32 {
-        Errno::ENXIO as i32
+    #[test]
+    fn strerror_gives_the_same_text_as_std_without_its_suffix() {
+        for errno in [Errno::EACCES, Errno::EAGAIN, Errno::ENOEXEC, Errno::E2BIG] {
+            let std = io::Error::from_raw_os_error(errno as i32).to_string();
+            let ours = SysErr(errno).to_string();
+            assert_eq!(std, format!("{ours} (os error {})", errno as i32));
+        }
+    }
+
+    #[test]
+    fn the_program_name_is_the_base_name() {
+        assert_eq!(base_name("/usr/bin/s6-svc"), "s6-svc");
+        assert_eq!(base_name("svscan"), "svscan");
+        assert_eq!(base_name("dir/"), "dir/");
+    }
+
+    #[test]
+    fn without_a_set_name_the_fallback_is_this_binary_and_not_another_program() {
+        // Only this test reads PROG, and none here sets it (the unit-test binary is
+        // `common-HASH`).
+        let name = program_name();
+        assert!(name.starts_with("common"), "{name}");
     }
 
     #[test]
@@ -180,6 +228,7 @@ mod tests {
         let long = "x".repeat(3 * MAX_MESSAGE);
         let _ = write!(line, "{long}");
         assert_eq!(line.len, MAX_MESSAGE - 1);
-        assert!(line.buf.starts_with(b"s6-svscan: warning: xxx"));
+        let prefix = format!("{}: warning: xxx", program_name());
+        assert!(line.buf.starts_with(prefix.as_bytes()));
     }
 }

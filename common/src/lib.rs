@@ -1,22 +1,33 @@
-//! What `svscan` and `svscanctl` share, and nothing else: the names under `.s6-svscan`, the
-//! control-FIFO protocol ([`protocol`]), the control directory with its lock and FIFO
-//! ([`ctldir`]), and s6-style diagnostics with their exit codes ([`diag`]).
+//! What two or more of the programs share, and nothing else, as s6's `libs6` is for its
+//! programs: the control FIFOs and their writer ([`control`], `s6_svc_writectl`), the
+//! control-directory maker of svscan and supervise ([`ctldir`]), the daemons' record locks
+//! ([`lock`]), `posix_spawn` with an empty mask and default dispositions ([`spawn`]), one
+//! POSIX getopt ([`getopt`]), s6-style diagnostics with their exit codes ([`diag`], skalibs'
+//! `strerr`), and the formats supervise shares with its clients: TAI64N stamps ([`tai`]), the
+//! status file ([`status`]), the ftrig fifodir ([`ftrig`]) and the signal names ([`sig`]).
 //!
-//! This is the Rust counterpart of s6's `libs6` pieces (`s6_svc_writectl`, `s6/supervise.h`)
-//! and of skalibs' `strerr`. It is not a place for svscan's own logic: the scanner, the table
-//! and the event loop live in the `svscan` crate. Errors are typed (an enum with `Display` and
-//! an exit code); the binaries decide how to die.
+//! It is not a place for one program's logic: svscan's scanner, table and loop live in the
+//! `svscan` crate. Errors are typed (an enum with `Display` and an exit code); the binaries
+//! decide how to die. `unsafe` lives in [`sys`] only.
 #![deny(unsafe_code)]
 
+use std::ffi::CStr;
+use std::os::fd::AsFd;
+
+use nix::errno::Errno;
+
+pub mod control;
 pub mod ctldir;
 pub mod diag;
 pub mod ftrig;
-pub mod protocol;
+pub mod getopt;
+pub mod lock;
 pub mod sig;
+pub mod spawn;
 pub mod status;
 pub mod svlisten;
 #[allow(unsafe_code)]
-mod sys;
+pub mod sys;
 pub mod tai;
 
 /// Exit code for a usage error or a permanent failure (skalibs convention).
@@ -24,15 +35,43 @@ pub const EXIT_USAGE: i32 = 100;
 /// Exit code for a failed system call (skalibs convention).
 pub const EXIT_SYSTEM: i32 = 111;
 
-/// The control directory, relative to the scan directory.
+/// svscan's control directory, relative to the scan directory.
 pub const CONTROL_DIR: &str = ".s6-svscan";
-/// The control FIFO, relative to the scan directory.
+/// svscan's control FIFO, relative to the scan directory.
 pub const CONTROL_FIFO: &str = ".s6-svscan/control";
-/// The lock file, relative to the scan directory.
+/// svscan's lock file, relative to the scan directory.
 pub const LOCK_FILE: &str = ".s6-svscan/lock";
-/// The program exec'd when svscan leaves its loop.
-pub const FINISH_PROG: &str = ".s6-svscan/finish";
-/// The program exec'd when svscan meets an unrecoverable error.
-pub const CRASH_PROG: &str = ".s6-svscan/crash";
-/// Prefix of the per-signal programs (`.s6-svscan/SIGHUP`, ...).
+/// The program svscan execs when it leaves its loop (a C string: it is exec'd as is).
+pub const FINISH_PROG: &CStr = c".s6-svscan/finish";
+/// The program svscan execs when it meets an unrecoverable error.
+pub const CRASH_PROG: &CStr = c".s6-svscan/crash";
+/// Prefix of svscan's per-signal programs, followed by the signal's name without `SIG`
+/// (`.s6-svscan/SIGHUP`, ...).
 pub const SIGNAL_PROG_PREFIX: &str = ".s6-svscan/SIG";
+
+/// supervise's control directory, relative to the service directory (`S6_SUPERVISE_CTLDIR`).
+pub const SUPERVISE_DIR: &str = "supervise";
+
+/// Writes all of `bytes` (skalibs `allwrite`), retrying on EINTR and short writes.
+pub(crate) fn write_all<Fd: AsFd>(fd: Fd, mut bytes: &[u8]) -> Result<(), Errno> {
+    let fd = fd.as_fd();
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => return Err(Errno::EIO),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The umask is per process and unit tests run in threads: every test that sets it (through
+/// [`ctldir`], which works under umask 0) or depends on it takes this lock first.
+#[cfg(test)]
+pub(crate) fn umask_serial() -> std::sync::MutexGuard<'static, ()> {
+    static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    UMASK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -14,9 +14,10 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open, openat, renameat};
 use nix::sys::stat::Mode;
-use nix::unistd::{UnlinkatFlags, read, unlinkat, write};
+use nix::unistd::{UnlinkatFlags, read, unlinkat};
 
 use crate::tai::Tai64n;
+use crate::write_all;
 
 /// The size of the file (`S6_SVSTATUS_SIZE`).
 pub const SIZE: usize = 35;
@@ -194,20 +195,6 @@ fn read_status(fd: &std::os::fd::OwnedFd) -> Result<Status, Errno> {
     Status::unpack(&buf[..len])
 }
 
-/// Writes all of `bytes` (skalibs `allwrite`), retrying on EINTR and short writes.
-fn write_all<Fd: AsFd>(fd: Fd, mut bytes: &[u8]) -> Result<(), Errno> {
-    let fd = fd.as_fd();
-    while !bytes.is_empty() {
-        match write(fd, bytes) {
-            Ok(0) => return Err(Errno::EIO),
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +338,7 @@ mod tests {
 
     #[test]
     fn the_new_file_is_created_0666_minus_umask() {
+        let _serial = crate::umask_serial();
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("supervise")).unwrap();
         sample().write(dir.path()).unwrap();

@@ -116,13 +116,16 @@ extern "C" fn at_exec() {
     let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&stub_signals()), None);
 }
 
-// SAFETY: `.init_array` holds `extern "C" fn()` pointers that the dynamic loader calls before
-// `main`, single-threaded; this one reads a file into a `OnceLock` and sets the signal mask,
-// and cannot panic (no unwrap).
+/// The stub's only `unsafe`: registering [`at_exec`] as a constructor.
 #[allow(unsafe_code)]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static AT_EXEC: extern "C" fn() = at_exec;
+mod sys {
+    // SAFETY: `.init_array` holds `extern "C" fn()` pointers that the dynamic loader calls
+    // before `main`, single-threaded; this one reads a file into a `OnceLock` and sets the
+    // signal mask, and cannot panic (no unwrap).
+    #[used]
+    #[unsafe(link_section = ".init_array")]
+    static AT_EXEC: extern "C" fn() = super::at_exec;
+}
 
 /// Behaviour requested through `NAME/stub-*` files.
 #[derive(Default)]

@@ -1,17 +1,15 @@
-//! The command line (spec, "svscan command line"): POSIX getopt semantics over clap.
+//! The command line (spec, "svscan command line"), read by `common::getopt`.
 //!
 //! Options come before the operand and are never permuted: the first operand ends them, and
 //! everything after it is ignored (as skalibs' `subgetopt`). The last occurrence of an option
 //! wins, `-c` and `-C` included (by position). Values are unsigned decimal, consumed whole.
 //! Long forms are those of s6 2.15, plus `--supervise`.
-#![forbid(unsafe_code)]
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Arg, ArgAction, ArgMatches, value_parser};
+use common::getopt::{self, Getopt, Key, Long, unsigned};
 
 /// The supervised-entries limit when none is given.
 pub const DEFAULT_SERVICES_MAX: u32 = 1000;
@@ -50,157 +48,81 @@ pub fn usage_line(prog: &str) -> String {
     )
 }
 
-/// An unsigned decimal number, consumed whole (no sign, no junk, no overflow).
-fn unsigned(s: &str) -> Result<u32, &'static str> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("not an unsigned decimal number");
-    }
-    s.parse().map_err(|_| "number too large")
-}
-
-fn command() -> clap::Command {
-    let number = |id: &'static str, short: char, long: Option<&'static str>| {
-        let arg = Arg::new(id)
-            .short(short)
-            .num_args(1)
-            .allow_hyphen_values(true)
-            .action(ArgAction::Set)
-            .value_parser(unsigned);
-        match long {
-            Some(long) => arg.long(long),
-            None => arg,
-        }
-    };
-    clap::Command::new("svscan")
-        .no_binary_name(true)
-        .disable_help_flag(true)
-        .disable_version_flag(true)
-        .args_override_self(true)
-        .arg(number("c", 'c', None))
-        .arg(number("C", 'C', Some("services-max")))
-        .arg(number("L", 'L', Some("name-max")))
-        .arg(number("t", 't', Some("timeout")))
-        .arg(number("d", 'd', Some("notification-fd")))
-        .arg(number("X", 'X', Some("console-holder")))
-        .arg(
-            Arg::new("supervise")
-                .long("supervise")
-                .num_args(1)
-                .action(ArgAction::Set)
-                .value_parser(value_parser!(OsString)),
-        )
-        .arg(
-            // Always after a "--" (see `getopt_args`).
-            Arg::new("operands")
-                .num_args(0..)
-                .value_parser(value_parser!(OsString)),
-        )
-}
-
-/// The value of a number option and the position of its last occurrence.
-fn last(m: &ArgMatches, id: &str) -> Option<(u32, usize)> {
-    let value = *m.get_one::<u32>(id)?;
-    Some((value, m.index_of(id).unwrap_or(0)))
-}
+/// The long forms of s6 2.15, plus `--supervise`.
+const LONGS: &[Long] = &[
+    Long {
+        name: "services-max",
+        value: true,
+    },
+    Long {
+        name: "name-max",
+        value: true,
+    },
+    Long {
+        name: "timeout",
+        value: true,
+    },
+    Long {
+        name: "notification-fd",
+        value: true,
+    },
+    Long {
+        name: "console-holder",
+        value: true,
+    },
+    Long {
+        name: "supervise",
+        value: true,
+    },
+];
 
 /// Parses the arguments after the program name.
 ///
 /// # Errors
 /// Any getopt-level error (unknown option, missing or malformed value): the caller prints the
 /// usage line and exits 100.
-pub fn parse<I, T>(args: I) -> Result<Config, clap::Error>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    // getopt ends the options at a lone "-": it is the operand. clap would take it as a value
-    // of a preceding option too, so cut there and hand the rest over as operands.
-    let m = command().try_get_matches_from(getopt_args(&args))?;
-
+pub fn parse<S: AsRef<OsStr>>(args: &[S]) -> Result<Config, getopt::Error> {
     // `-c n` doubles (computed in 64 bits, then clamped); the later of -c and -C wins.
-    let services_max = match (last(&m, "c"), last(&m, "C")) {
-        (Some((c, ci)), Some((_, capi))) if ci > capi => u64::from(c) * 2,
-        (Some((c, _)), None) => u64::from(c) * 2,
-        (_, Some((cap, _))) => u64::from(cap),
-        (None, None) => u64::from(DEFAULT_SERVICES_MAX),
-    };
+    let mut services_max = u64::from(DEFAULT_SERVICES_MAX);
+    let mut name_max = DEFAULT_NAME_MAX;
+    let mut rescan = 0;
+    let mut notification_fd = None;
+    let mut console_holder = None;
+    let mut supervise = OsStr::new("s6-supervise");
+    let mut opts = Getopt::new(args, "c:C:L:t:d:X:", LONGS);
+    for opt in opts.by_ref() {
+        let opt = opt?;
+        match opt.key {
+            Key::Short(b'c') => services_max = u64::from(unsigned(opt.value)?) * 2,
+            Key::Short(b'C') | Key::Long("services-max") => {
+                services_max = u64::from(unsigned(opt.value)?);
+            }
+            Key::Short(b'L') | Key::Long("name-max") => name_max = unsigned(opt.value)?,
+            Key::Short(b't') | Key::Long("timeout") => rescan = unsigned(opt.value)?,
+            Key::Short(b'd') | Key::Long("notification-fd") => {
+                notification_fd = Some(unsigned(opt.value)?);
+            }
+            Key::Short(b'X') | Key::Long("console-holder") => {
+                console_holder = Some(unsigned(opt.value)?);
+            }
+            Key::Long("supervise") => supervise = opt.value.ok_or(getopt::Error::BadValue)?,
+            _ => return Err(getopt::Error::Unknown),
+        }
+    }
     let services_max = u32::try_from(services_max.clamp(
         u64::from(SERVICES_MAX_RANGE.0),
         u64::from(SERVICES_MAX_RANGE.1),
     ))
     .unwrap_or(SERVICES_MAX_RANGE.1);
-    let name_max = m
-        .get_one::<u32>("L")
-        .copied()
-        .unwrap_or(DEFAULT_NAME_MAX)
-        .clamp(NAME_MAX_RANGE.0, NAME_MAX_RANGE.1);
-    let rescan = m
-        .get_one::<u32>("t")
-        .copied()
-        .filter(|&ms| ms > 0)
-        .map(|ms| Duration::from_millis(u64::from(ms)));
-    let scandir = m
-        .get_many::<OsString>("operands")
-        .and_then(|mut ops| ops.next())
-        .map(PathBuf::from);
     Ok(Config {
         services_max,
-        name_max,
-        rescan,
-        notification_fd: m.get_one::<u32>("d").copied(),
-        console_holder: m.get_one::<u32>("X").copied(),
-        supervise: m
-            .get_one::<OsString>("supervise")
-            .cloned()
-            .unwrap_or_else(|| OsString::from("s6-supervise")),
-        scandir,
+        name_max: name_max.clamp(NAME_MAX_RANGE.0, NAME_MAX_RANGE.1),
+        rescan: (rescan > 0).then(|| Duration::from_millis(u64::from(rescan))),
+        notification_fd,
+        console_holder,
+        supervise: supervise.to_owned(),
+        scandir: opts.operands().first().map(PathBuf::from),
     })
-}
-
-/// Rewrites the arguments so that clap sees getopt's view: everything from the first operand
-/// on (a lone `-` included) is placed after a `--`, so that clap never takes an option that
-/// follows an operand.
-fn getopt_args(args: &[OsString]) -> Vec<OsString> {
-    let takes_value = |a: &OsStr| {
-        let b = a.as_bytes();
-        // A short option cluster whose last letter takes a separate value: "-t", "-ct"...
-        // Every short option of svscan takes a value, so only a lone letter (`-t`) does.
-        (b.len() == 2 && b[0] == b'-' && b[1] != b'-')
-            || matches!(
-                b,
-                b"--services-max"
-                    | b"--name-max"
-                    | b"--timeout"
-                    | b"--notification-fd"
-                    | b"--console-holder"
-                    | b"--supervise"
-            )
-    };
-    let mut out = Vec::with_capacity(args.len() + 1);
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_os_str();
-        let b = a.as_bytes();
-        if b == b"--" {
-            out.extend(args[i..].iter().cloned());
-            return out;
-        }
-        if b.len() < 2 || b[0] != b'-' {
-            out.push(OsString::from("--"));
-            out.extend(args[i..].iter().cloned());
-            return out;
-        }
-        out.push(a.to_owned());
-        if takes_value(a)
-            && let Some(value) = args.get(i + 1)
-        {
-            out.push(value.clone());
-            i += 1;
-        }
-        i += 1;
-    }
-    out
 }
 
 #[cfg(test)]
@@ -208,14 +130,11 @@ mod tests {
     use super::*;
 
     fn p(args: &[&str]) -> Config {
-        parse(args.iter().copied()).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+        parse(args).unwrap_or_else(|e| panic!("{args:?}: {e:?}"))
     }
 
     fn bad(args: &[&str]) {
-        assert!(
-            parse(args.iter().copied()).is_err(),
-            "{args:?} should be a usage error"
-        );
+        assert!(parse(args).is_err(), "{args:?} should be a usage error");
     }
 
     #[test]
@@ -325,6 +244,10 @@ mod tests {
         bad(&["-h"]);
         bad(&["--help"]);
         bad(&["--version"]);
+        bad(&["--supervise"]);
+        bad(&["--timeout=5x"]);
+        // skalibs takes everything after the letter as the value, `=` included (clap did not).
+        bad(&["-t=5"]);
     }
 
     #[test]

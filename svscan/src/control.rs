@@ -3,12 +3,11 @@
 //!
 //! svscan holds a write end of its own FIFO, so a read never returns EOF; if it does, or a
 //! read fails, that is the crash path.
-#![forbid(unsafe_code)]
 
 use std::time::Instant;
 
+use common::control::SvscanCommand as Command;
 use common::diag::warn_raw;
-use common::protocol::Command;
 use nix::errno::Errno;
 use nix::unistd::read;
 

@@ -3,16 +3,15 @@
 //! One thread waits on two sources, the signalfd and the control FIFO, with a timeout equal
 //! to the earlier of the scan and start deadlines; with neither pending it sleeps until a
 //! signal or a command arrives (zero wake-ups while idle). Each turn reads every pending
-//! signal, then every control byte, then scans and starts if due (**fix**: C did so only on
-//! turns where the wait timed out), then kills, then reaps. From the first turn on, svscan
-//! must not die: recoverable errors are warnings and timers; the rest is the crash path.
+//! signal, then every control byte, then scans and starts if due (see [`Svscan::turn`]), then
+//! kills, then reaps. From the first turn on, svscan must not die: recoverable errors are
+//! warnings and timers; the rest is the crash path.
 //!
 //! The steps live in their own modules (`scan`, `start`, `reap`, `kill`, `control`,
 //! `signals`, `finish`), each an `impl Svscan` block. New event sources (an inotify watch, an
 //! event fifodir) are one more entry in [`Svscan::wait`]'s poll set.
-#![forbid(unsafe_code)]
 
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::ctldir::ControlDir;
@@ -21,7 +20,9 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signalfd::SignalFd;
 
 use crate::start::Supervise;
-use crate::sys::{self, SpawnAttr};
+use common::spawn::SpawnAttr;
+
+use crate::sys;
 use crate::table::Table;
 
 /// Work requested and not yet done, OR-ed together until acted on (C's `what` bits).
@@ -46,7 +47,7 @@ pub struct Svscan {
     /// `-t`: the periodic scan interval.
     pub rescan: Option<Duration>,
     /// `-X`: the console holder, given as fd 2 to the catch-all logger.
-    pub console_holder: Option<RawFd>,
+    pub console_holder: Option<OwnedFd>,
     pub supervise: Supervise,
     pub spawn_attr: SpawnAttr,
     pub pending: Pending,
@@ -179,7 +180,7 @@ mod tests {
             rescan: None,
             console_holder: None,
             supervise: Supervise::new(OsStr::new("/bin/true"), None),
-            spawn_attr: SpawnAttr::new().unwrap(),
+            spawn_attr: SpawnAttr::new(common::spawn::SpawnOptions::default()).unwrap(),
             pending: Pending::default(),
             leave: false,
             wait_all: false,
@@ -188,7 +189,7 @@ mod tests {
             special_created: false,
             log_name: Vec::new(),
             signals: crate::signals::open_signalfd().unwrap(),
-            control: common::ctldir::init_control_dir(dir).unwrap(),
+            control: common::ctldir::init_control_dir(dir, &common::ctldir::SVSCAN).unwrap(),
         }
     }
 

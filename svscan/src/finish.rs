@@ -4,24 +4,17 @@
 //! The finish phase closes svscan's pipe ends **before** waiting for the supervisors: a
 //! logger drains its pipe to EOF before it exits, and EOF comes only once every writer,
 //! svscan included, is gone; the other order deadlocks.
-#![forbid(unsafe_code)]
-
-use std::ffi::CStr;
-use std::os::fd::AsRawFd;
 
 use common::diag::SysErr;
-use common::fatal;
+use common::{CRASH_PROG, FINISH_PROG, fatal};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
-use nix::unistd::execv;
+use nix::unistd::{dup2_stderr, dup2_stdout, execv};
 
 use crate::daemon::Svscan;
 use crate::{signals, sys};
-
-const FINISH_PROG: &CStr = c".s6-svscan/finish";
-const CRASH_PROG: &CStr = c".s6-svscan/crash";
 
 impl Svscan {
     /// The finish phase, then exec `.s6-svscan/finish` (exit 0 if there is none).
@@ -57,12 +50,13 @@ impl Svscan {
 
     /// Gives fd 2 back to the console holder and makes fd 1 a copy of it (`-X`).
     fn restore_console(&mut self) {
+        // The holder is closed (dropped) once fd 2 is a copy of it.
         if let Some(holder) = self.console_holder.take() {
-            if let Err(e) = sys::dup2_raw(holder, 2) {
+            if let Err(e) = dup2_stderr(&holder) {
                 common::warn!("unable to restore console: {}", SysErr(e));
             }
-            sys::close_raw(holder);
-            if let Err(e) = sys::dup2_raw(2, 1) {
+            drop(holder);
+            if let Err(e) = dup2_stdout(std::io::stderr()) {
                 common::warn!("unable to restore stdout: {}", SysErr(e));
             }
         }
@@ -105,10 +99,10 @@ fn silence_stdout_stderr() {
         Mode::empty(),
     ) {
         Ok(null) => {
-            if let Err(e) = sys::dup2_raw(null.as_raw_fd(), 1) {
+            if let Err(e) = dup2_stdout(&null) {
                 common::warn!("unable to redirect stdout to /dev/null: {}", SysErr(e));
             }
-            if let Err(e) = sys::dup2_raw(null.as_raw_fd(), 2) {
+            if let Err(e) = dup2_stderr(&null) {
                 common::warn!("unable to redirect stderr to /dev/null: {}", SysErr(e));
             }
         }

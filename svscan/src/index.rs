@@ -6,7 +6,6 @@
 //! removals leave no tombstones: a table whose supervisors die and respawn forever keeps its
 //! size and never allocates; it grows (the only allocation) when its load passes three
 //! quarters (about 2.5 probes a successful look-up).
-#![forbid(unsafe_code)]
 
 use crate::table::Slot;
 

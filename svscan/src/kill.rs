@@ -5,7 +5,6 @@
 //! (`q`, `N`). Kills wait while a requested scan has not completed, so that `h` acts on the
 //! directory as it is now; **fix**: not when svscan is leaving its loop, where C waited
 //! forever for supervisors it never signalled (`-at`).
-#![forbid(unsafe_code)]
 
 use nix::sys::signal::{Signal, kill};
 

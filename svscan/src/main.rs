@@ -6,6 +6,7 @@
 //! PID 1. The contract is `spec/SVSCAN.md`; this file is its "svscan command line" and
 //! "Start-up" sections: parse into a [`config::Config`], then the start-up steps, which may
 //! die with s6's messages and exit codes, then [`daemon::Svscan::run`], which must not.
+#![deny(unsafe_code)]
 
 mod config;
 mod control;
@@ -17,18 +18,18 @@ mod reap;
 mod scan;
 mod signals;
 mod start;
+#[allow(unsafe_code)]
 mod sys;
 mod table;
 
 use std::ffi::OsString;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
 
 use common::diag::{self, SysErr};
+use common::spawn::{SpawnAttr, SpawnOptions};
 use common::{EXIT_SYSTEM, EXIT_USAGE, fatal};
-use nix::fcntl::{OFlag, open};
-use nix::sys::stat::Mode;
 
 use crate::config::Config;
 use crate::daemon::{Pending, Svscan};
@@ -36,10 +37,11 @@ use crate::start::Supervise;
 use crate::table::Table;
 
 fn main() {
-    let mut args = std::env::args_os();
-    let argv0 = args.next().unwrap_or_else(|| OsString::from("svscan"));
-    diag::set_program_name(&argv0.to_string_lossy());
-    let config = config::parse(args)
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if let Some(argv0) = args.first() {
+        diag::set_program_name(&argv0.to_string_lossy());
+    }
+    let config = config::parse(args.get(1..).unwrap_or_default())
         .unwrap_or_else(|_| diag::usage(&config::usage_line(diag::program_name())));
     startup(&config).run()
 }
@@ -51,31 +53,10 @@ fn checked_fd(fd: u32, what: &str) -> RawFd {
         fatal!(EXIT_USAGE, "{what} fd must be 3 or more");
     }
     let raw = RawFd::try_from(fd).unwrap_or(RawFd::MAX);
-    if let Err(e) = sys::check_fd(raw) {
+    if let Err(e) = common::sys::check_fd(raw) {
         fatal!(EXIT_USAGE, "invalid {what} fd: {}", SysErr(e));
     }
     raw
-}
-
-/// Makes sure fds 0, 1 and 2 are open, so that every child gets three valid fds.
-fn sanitize_standard_fds() {
-    for fd in 0..3 {
-        if sys::check_fd(fd).is_ok() {
-            continue;
-        }
-        let flags = if fd == 0 {
-            OFlag::O_RDONLY
-        } else {
-            OFlag::O_WRONLY
-        };
-        // The lowest free number is `fd`, since the ones below it are open.
-        match open("/dev/null", flags, Mode::empty()) {
-            Ok(null) if std::os::fd::AsRawFd::as_raw_fd(&null) == fd => {
-                std::mem::forget(null);
-            }
-            _ => fatal!(EXIT_USAGE, "unable to sanitize standard fds"),
-        }
-    }
 }
 
 /// The start-up steps, in the spec's order. Dies on any failure.
@@ -83,34 +64,35 @@ fn startup(config: &Config) -> Svscan {
     let notification = config
         .notification_fd
         .map(|fd| checked_fd(fd, "notification"));
-    let console_holder = config.console_holder.map(|fd| {
+    let mut console_holder = config.console_holder.map(|fd| {
         let raw = checked_fd(fd, "console holder");
-        if let Err(e) = sys::set_cloexec(raw) {
-            fatal!(EXIT_SYSTEM, "unable to coe console holder: {}", SysErr(e));
-        }
-        raw
+        sys::adopt_inherited(raw)
+            .unwrap_or_else(|e| fatal!(EXIT_SYSTEM, "unable to coe console holder: {}", SysErr(e)))
     });
-    sanitize_standard_fds();
+    if common::sys::sanitize_standard_fds().is_err() {
+        fatal!(EXIT_USAGE, "unable to sanitize standard fds");
+    }
 
     if let Some(dir) = &config.scandir
         && let Err(e) = nix::unistd::chdir(dir.as_path())
     {
         fatal!(EXIT_SYSTEM, "unable to chdir: {}", SysErr(e));
     }
-    let control = common::ctldir::init_control_dir(Path::new("."))
+    let control = common::ctldir::init_control_dir(Path::new("."), &common::ctldir::SVSCAN)
         .unwrap_or_else(|e| fatal!(e.exit_code(), "{e}"));
 
     let signals = signals::open_signalfd()
         .unwrap_or_else(|e| fatal!(EXIT_SYSTEM, "unable to selfpipe_init: {}", SysErr(e)));
     // SIGPIPE stays ignored, as the Rust runtime set it: a write to a closed stderr or pipe
     // returns EPIPE instead of killing svscan. Children get the default back at spawn.
-    // SIGCHLD back to its default first: inherited as SIG_IGN, it would make the kernel reap
-    // the supervisors behind svscan's back (the other trapped signals, blocked, are queued
-    // whatever their disposition).
+    // **fix** (SIGCHLD reset at start-up): SIGCHLD is given its default disposition first.
+    // Inherited as SIG_IGN (an init script, a container runtime), it makes the kernel reap the
+    // supervisors behind svscan's back, so none would be restarted; C's signalfd leaves it in
+    // force. The other trapped signals, blocked, are queued whatever their disposition.
     if let Err(e) = sys::default_sigchld().and_then(|()| signals::block()) {
         fatal!(EXIT_SYSTEM, "unable to trap signals: {}", SysErr(e));
     }
-    let spawn_attr = sys::SpawnAttr::new().unwrap_or_else(|e| {
+    let spawn_attr = SpawnAttr::new(SpawnOptions::default()).unwrap_or_else(|e| {
         fatal!(
             EXIT_SYSTEM,
             "unable to init spawn attributes: {}",
@@ -119,9 +101,16 @@ fn startup(config: &Config) -> Svscan {
     });
 
     if let Some(fd) = notification {
-        // The write's result is ignored, as C: the reader may be gone.
-        let fd = sys::adopt_fd(fd);
-        let _ = nix::unistd::write(&fd, b"\n");
+        // Written, then closed (dropped); the write's result is ignored, as C: the reader may
+        // be gone. `-d` and `-X` naming one fd: C writes and closes it, so no console holder
+        // is left (C keeps a dangling number).
+        let fd = match console_holder.take_if(|holder| holder.as_raw_fd() == fd) {
+            Some(holder) => Ok(holder),
+            None => sys::adopt_inherited(fd),
+        };
+        if let Ok(fd) = fd {
+            let _ = nix::unistd::write(&fd, b"\n");
+        }
     }
 
     Svscan {
@@ -131,8 +120,9 @@ fn startup(config: &Config) -> Svscan {
         console_holder,
         supervise: Supervise::new(&config.supervise, std::env::var_os("PATH").as_deref()),
         spawn_attr,
-        // The first turn reaps too: svscan may have been exec'd (as PID 1, by a stage-1
-        // script) with children already dead, whose SIGCHLD went to the image before.
+        // **fix** (the first turn reaps): svscan may have been exec'd (as PID 1, by a stage-1
+        // script) with children already dead, whose SIGCHLD went to the image before; C's
+        // first turn has nothing to do until some later SIGCHLD.
         pending: Pending {
             reap: true,
             ..Pending::default()

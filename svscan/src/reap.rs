@@ -3,7 +3,6 @@
 //!
 //! A dead supervisor of an active entry is due to start again at its next allowed start; a
 //! dead supervisor of an inactive entry means the entry is forgotten.
-#![forbid(unsafe_code)]
 
 use nix::errno::Errno;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};

@@ -6,12 +6,11 @@
 //! the end of a *complete* scan turns "seen" into the active/inactive view and forgets
 //! inactive entries with no supervisor. A failure abandons the scan and retries it on a
 //! timer whose delay depends on the failure; the active/inactive view then stays as it was.
-#![forbid(unsafe_code)]
 
 use std::ffi::CStr;
 use std::time::{Duration, Instant};
 
-use common::diag::{SysErr, warn_raw};
+use common::diag::{SysErr, warn_raw, warn_sys};
 use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -47,8 +46,7 @@ fn devino(st: &FileStat) -> DevIno {
 
 /// `PROG: warning: unable to stat NAME: ERR`.
 fn warn_stat(name: &[u8], e: Errno) {
-    let err = SysErr(e).to_string();
-    warn_raw(&[b"unable to stat ", name, b": ", err.as_bytes()]);
+    warn_sys(&[b"unable to stat ", name], e);
 }
 
 fn warn_too_many(name: &[u8]) {
@@ -221,8 +219,7 @@ impl Svscan {
             Ok(ends) => ends,
             Err(e) => {
                 self.table.remove(logger);
-                let err = SysErr(e).to_string();
-                warn_raw(&[b"unable to create pipe for ", bytes, b": ", err.as_bytes()]);
+                warn_sys(&[b"unable to create pipe for ", bytes], e);
                 return Err(RETRY_PIPE);
             }
         };

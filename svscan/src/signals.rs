@@ -3,18 +3,18 @@
 //!
 //! SIGCHLD, SIGALRM and SIGABRT have fixed actions. For the others, an executable
 //! `.s6-svscan/SIGNAME` is spawned instead of the builtin action.
-#![forbid(unsafe_code)]
 
 use std::ffi::CStr;
 
+use common::SIGNAL_PROG_PREFIX;
 use common::diag::SysErr;
+use common::spawn::spawn;
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::{AccessFlags, access};
 
 use crate::daemon::Svscan;
-use crate::sys;
 
 /// The signals svscan acts on; every other signal keeps its disposition.
 pub const TRAPPED: [Signal; 11] = [
@@ -67,14 +67,14 @@ pub fn unblock_all() {
 
 /// `.s6-svscan/SIGNAME` for `sig`, NUL-terminated, in `buf`.
 fn program_path(sig: Signal, buf: &mut [u8; 32]) -> Option<&CStr> {
-    let dir = b".s6-svscan/";
-    let name = sig.as_str().as_bytes();
-    let len = dir.len() + name.len();
+    let prefix = SIGNAL_PROG_PREFIX.as_bytes();
+    let name = sig.as_str().strip_prefix("SIG")?.as_bytes();
+    let len = prefix.len() + name.len();
     if len >= buf.len() {
         return None;
     }
-    buf[..dir.len()].copy_from_slice(dir);
-    buf[dir.len()..len].copy_from_slice(name);
+    buf[..prefix.len()].copy_from_slice(prefix);
+    buf[prefix.len()..len].copy_from_slice(name);
     buf[len] = 0;
     CStr::from_bytes_with_nul(&buf[..=len]).ok()
 }
@@ -119,7 +119,7 @@ impl Svscan {
         if access(path, AccessFlags::X_OK).is_err() {
             return false;
         }
-        match sys::spawn(&self.spawn_attr, path, &[path], None) {
+        match spawn(&self.spawn_attr, path, &[path], None) {
             Ok(_) => true,
             // Its interpreter is missing, or it went away: the builtin, silently.
             Err(Errno::ENOENT) => false,

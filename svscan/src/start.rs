@@ -6,19 +6,19 @@
 //! 0-2 except that a pair's service gets the pipe's write end as fd 1 and its logger the read
 //! end as fd 0 (**fix**: by role in the pair, not by name), and the catch-all logger gets the
 //! console holder as fd 2.
-#![forbid(unsafe_code)]
 
 use std::ffi::{CStr, CString, OsStr};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use common::diag::{SysErr, warn_raw};
+use common::diag::warn_sys;
 use nix::errno::Errno;
 use nix::unistd::{AccessFlags, Pid, access};
 
 use crate::daemon::{Svscan, earliest};
-use crate::sys::{self, FileActions, SpawnAttr};
+use common::spawn::{FileAction, FileActions, SpawnAttr, spawn};
+
 use crate::table::{Role, Slot};
 
 /// The least time between two starts of the same supervisor.
@@ -92,7 +92,7 @@ impl Supervise {
             if i != self.last_good && access(path.as_c_str(), AccessFlags::X_OK).is_err() {
                 continue;
             }
-            match sys::spawn(attr, path, argv, actions) {
+            match spawn(attr, path, argv, actions) {
                 Ok(pid) => {
                     self.last_good = i;
                     return Ok(pid);
@@ -132,22 +132,17 @@ impl Svscan {
                 Ok(pid) => {
                     self.table.set_pid(slot, pid);
                     if let Some(e) = self.table.get_mut(slot) {
-                        // From this spawn, not from the pass's `now` (as C's loop stamp):
-                        // each spawn waits for its child's exec, so a pass that forks many
+                        // **fix** (the throttle counts from each supervisor's own spawn):
+                        // from this spawn, not from the pass's `now` (C's loop stamp). Each
+                        // spawn waits for its child's exec, so a pass that forks many
                         // supervisors takes a while, and the last one would be allowed back
                         // sooner than 1 s after its own start.
                         e.next_start = Instant::now() + RESPAWN_THROTTLE;
                     }
                 }
                 Err(err) => {
-                    let err = SysErr(err).to_string();
                     let name = self.table.name_bytes(slot);
-                    warn_raw(&[
-                        b"unable to spawn s6-supervise for ",
-                        name,
-                        b": ",
-                        err.as_bytes(),
-                    ]);
+                    warn_sys(&[b"unable to spawn s6-supervise for ", name], err);
                     // The failed entry's start time is not advanced; only a reaped death or
                     // a new entry arms an earlier pass.
                     self.start_deadline = Some(now + SPAWN_RETRY);
@@ -164,20 +159,26 @@ impl Svscan {
         let Some((e, name)) = self.table.get_mut_named(slot) else {
             return Err(Errno::ENOENT);
         };
-        let mut moves = [(-1, -1); 2];
+        let mut moves = [FileAction::Close(-1); 2];
         let mut n = 0;
         if let Some(link) = &e.link {
             let target = match link.role {
                 Role::Service => 1,
                 Role::Logger => 0,
             };
-            moves[n] = (link.end.as_raw_fd(), target);
+            moves[n] = FileAction::Dup2 {
+                from: link.end.as_raw_fd(),
+                to: target,
+            };
             n += 1;
         }
         if e.special
-            && let Some(holder) = self.console_holder
+            && let Some(holder) = &self.console_holder
         {
-            moves[n] = (holder, 2);
+            moves[n] = FileAction::Dup2 {
+                from: holder.as_raw_fd(),
+                to: 2,
+            };
             n += 1;
         }
         let moves = &moves[..n];
@@ -228,7 +229,7 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_enoent_and_a_found_one_is_remembered() {
-        let attr = SpawnAttr::new().unwrap();
+        let attr = SpawnAttr::new(common::spawn::SpawnOptions::default()).unwrap();
         let mut s = Supervise::new(OsStr::new("true"), Some(OsStr::new("/nonexistent:/bin")));
         let pid = s.spawn(&attr, &[c"true"], None).unwrap();
         nix::sys::wait::waitpid(pid, None).unwrap();

@@ -6,7 +6,6 @@
 //! a respawn cycle removes and re-inserts a pid in an index that already has the room. An
 //! entry costs its slot (72 bytes), its name and NUL in one shared store, and 5 to 11 bytes of
 //! the two indexes ([`SlotIndex`] holds slot numbers only).
-#![forbid(unsafe_code)]
 
 use std::ffi::CStr;
 use std::os::fd::OwnedFd;
@@ -15,7 +14,7 @@ use std::time::Instant;
 use nix::unistd::Pid;
 
 use crate::index::{SlotIndex, mix};
-use crate::sys::FileActions;
+use common::spawn::FileActions;
 
 /// A slot number in the table.
 pub type Slot = u32;

@@ -9,7 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::protocol::{Command as Ctl, write_control};
+use common::CONTROL_DIR;
+use common::control::{SvscanCommand as Ctl, write_control};
 use predicates::prelude::*;
 
 const USAGE: &str = "svscan: usage: svscan [ -c services_max | -C services_max ] [ -L name_max ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] [ --supervise prog ] [ dir ]\n";
@@ -130,7 +131,7 @@ fn a_control_that_is_not_a_fifo_is_refused() {
 #[test]
 fn a_second_instance_exits_100() {
     let dir = tempfile::tempdir().unwrap();
-    let _held = common::ctldir::init_control_dir(dir.path()).unwrap();
+    let _held = common::ctldir::init_control_dir(dir.path(), &common::ctldir::SVSCAN).unwrap();
     svscan()
         .arg(dir.path())
         .timeout(Duration::from_secs(10))
@@ -203,7 +204,7 @@ impl Drop for Running {
 fn readiness_then_abort_exits_0_without_a_finish_program() {
     let dir = tempfile::tempdir().unwrap();
     let svscan = Running::start(dir.path(), &[]);
-    write_control(dir.path(), &[Ctl::Abort]).unwrap();
+    write_control(dir.path(), CONTROL_DIR, &[Ctl::Abort.byte()]).unwrap();
     let (code, err) = svscan.wait(Duration::from_secs(10));
     assert_eq!(code, Some(0));
     assert_eq!(err, "");
@@ -223,7 +224,7 @@ fn the_finish_program_is_execed_in_place_of_svscan() {
         &dir.path().join(".s6-svscan/finish"),
         "#!/bin/sh\necho \"$$ $0\" > finish-ran\nexit 7\n",
     );
-    write_control(dir.path(), &[Ctl::Terminate]).unwrap();
+    write_control(dir.path(), CONTROL_DIR, &[Ctl::Terminate.byte()]).unwrap();
     let (code, _) = svscan.wait(Duration::from_secs(10));
     assert_eq!(code, Some(7));
     // Same pid: exec'd, not spawned; argv[0] is its path; cwd is the scan dir.
@@ -236,7 +237,7 @@ fn a_finish_program_that_cannot_run_leads_to_the_crash_path() {
     let dir = tempfile::tempdir().unwrap();
     let svscan = Running::start(dir.path(), &[]);
     script(&dir.path().join(".s6-svscan/finish"), "\x7fELF-not-really");
-    write_control(dir.path(), &[Ctl::Abort]).unwrap();
+    write_control(dir.path(), CONTROL_DIR, &[Ctl::Abort.byte()]).unwrap();
     let (code, err) = svscan.wait(Duration::from_secs(10));
     assert_eq!(code, Some(127));
     assert_eq!(
@@ -253,7 +254,7 @@ fn a_crash_program_that_cannot_run_exits_126() {
     let svscan = Running::start(dir.path(), &[]);
     script(&dir.path().join(".s6-svscan/finish"), "\x7fELF-not-really");
     script(&dir.path().join(".s6-svscan/crash"), "\x7fELF-not-really");
-    write_control(dir.path(), &[Ctl::Abort]).unwrap();
+    write_control(dir.path(), CONTROL_DIR, &[Ctl::Abort.byte()]).unwrap();
     let (code, err) = svscan.wait(Duration::from_secs(10));
     assert_eq!(code, Some(126));
     let tail = predicate::str::ends_with(
@@ -268,7 +269,7 @@ fn the_crash_program_is_execed_when_finish_fails() {
     let svscan = Running::start(dir.path(), &[]);
     script(&dir.path().join(".s6-svscan/finish"), "\x7fELF-not-really");
     script(&dir.path().join(".s6-svscan/crash"), "#!/bin/sh\nexit 42\n");
-    write_control(dir.path(), &[Ctl::Abort]).unwrap();
+    write_control(dir.path(), CONTROL_DIR, &[Ctl::Abort.byte()]).unwrap();
     let (code, _) = svscan.wait(Duration::from_secs(10));
     assert_eq!(code, Some(42));
 }
@@ -304,14 +305,14 @@ fn the_control_dir_is_private_whatever_the_umask() {
     let mut child = svscan.stderr(Stdio::null()).spawn().unwrap();
     let fifo = dir.path().join(".s6-svscan/control");
     let end = Instant::now() + Duration::from_secs(10);
-    while write_control(dir.path(), &[]).is_err() {
+    while write_control(dir.path(), CONTROL_DIR, &[]).is_err() {
         assert!(Instant::now() < end, "svscan never listened");
         std::thread::sleep(Duration::from_millis(5));
     }
     let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode(&dir.path().join(".s6-svscan")), 0o700);
     assert_eq!(mode(&fifo), 0o600);
-    write_control(dir.path(), &[Ctl::Abort]).unwrap();
+    write_control(dir.path(), CONTROL_DIR, &[Ctl::Abort.byte()]).unwrap();
     let status = child.wait().unwrap();
     assert!(status.success());
 }

@@ -1,21 +1,25 @@
 //! `svscanctl`: a drop-in `s6-svscanctl [ -zabhitqnN ] svscandir` (spec: "svscanctl").
 //!
 //! Each option letter is one command byte, sent in the order given, in one write to
-//! `svscandir/.s6-svscan/control`. The options are parsed by a small hand-written getopt
-//! because the order of the letters is the message, and because POSIX getopt does not permute:
-//! the first operand ends the options, so `svscanctl DIR -t` sends nothing (spec, item 11).
-//! Sending, and the three ways it can fail, are `common::protocol::write_control`.
-#![forbid(unsafe_code)]
+//! `svscandir/.s6-svscan/control`: the order of the letters is the message. The options are
+//! read by `common::getopt`, which does not permute: the first operand ends the options, so
+//! `svscanctl DIR -t` sends nothing (spec, item 11). Sending, and the three ways it can fail,
+//! are `common::control::write_control`.
+#![deny(unsafe_code)]
 
-use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
 use std::path::Path;
 
+use common::CONTROL_DIR;
+use common::control::{SvscanCommand as Command, Wording, write_control};
 use common::diag::{set_program_name, usage};
 use common::fatal;
-use common::protocol::{Command, MAX_COMMANDS, write_control};
+use common::getopt::{Getopt, Key, Opt};
 
 const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
+
+/// The most commands sent at once (as s6-svscanctl's buffer).
+const MAX_COMMANDS: usize = 64;
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,35 +37,27 @@ enum ParseError {
     TooManyCommands,
 }
 
-/// Parses the arguments after argv[0], as skalibs' `subgetopt` does for s6-svscanctl.
-///
-/// Bundled letters are split (`-at` = `-a -t`); `--` ends the options and is consumed; a lone
-/// `-` or the first word not starting with `-` ends them and is the scandir. Extra operands are
+/// Parses the arguments after argv[0] with `common::getopt`, as skalibs' `subgetopt` does for
+/// s6-svscanctl: the letters in order (bundled or not), then the scandir; extra operands are
 /// ignored. As in C, the count is checked before the letter, so a 65th letter is "too many"
 /// even when it is not a command.
 fn parse(args: &[OsString]) -> Result<Invocation<'_>, ParseError> {
     let mut commands = Vec::with_capacity(MAX_COMMANDS);
-    let mut operands = args;
-    while let Some((arg, rest)) = operands.split_first() {
-        let arg = arg.as_bytes();
-        if arg == b"--" {
-            operands = rest;
-            break;
+    let mut opts = Getopt::new(args, "zabhitqnN", &[]);
+    for opt in opts.by_ref() {
+        if commands.len() == MAX_COMMANDS {
+            return Err(ParseError::TooManyCommands);
         }
-        let letters = match arg {
-            [b'-', b'-', ..] => return Err(ParseError::Usage), // C 2.12 has no long options
-            [b'-', letters @ ..] if !letters.is_empty() => letters,
-            _ => break,
+        let Ok(Opt {
+            key: Key::Short(letter),
+            ..
+        }) = opt
+        else {
+            return Err(ParseError::Usage);
         };
-        for &letter in letters {
-            if commands.len() == MAX_COMMANDS {
-                return Err(ParseError::TooManyCommands);
-            }
-            commands.push(Command::from_byte(letter).ok_or(ParseError::Usage)?);
-        }
-        operands = rest;
+        commands.push(Command::from_byte(letter).ok_or(ParseError::Usage)?);
     }
-    let scandir = operands.first().ok_or(ParseError::Usage)?;
+    let scandir = opts.operands().first().ok_or(ParseError::Usage)?;
     Ok(Invocation {
         commands,
         scandir: Path::new(scandir.as_os_str()),
@@ -70,17 +66,18 @@ fn parse(args: &[OsString]) -> Result<Invocation<'_>, ParseError> {
 
 fn main() {
     let argv: Vec<OsString> = std::env::args_os().collect();
-    let argv0 = argv
-        .first()
-        .map_or(OsStr::new("svscanctl"), OsString::as_os_str);
-    set_program_name(&argv0.to_string_lossy());
+    if let Some(argv0) = argv.first() {
+        set_program_name(&argv0.to_string_lossy());
+    }
     let invocation = match parse(argv.get(1..).unwrap_or_default()) {
         Ok(invocation) => invocation,
         Err(ParseError::Usage) => usage(USAGE),
         Err(ParseError::TooManyCommands) => fatal!(common::EXIT_USAGE, "too many commands"),
     };
-    if let Err(e) = write_control(invocation.scandir, &invocation.commands) {
-        fatal!(e.exit_code(), "{}", e.message(invocation.scandir));
+    let bytes: Vec<u8> = invocation.commands.iter().map(|c| c.byte()).collect();
+    if let Err(e) = write_control(invocation.scandir, CONTROL_DIR, &bytes) {
+        let message = e.message(invocation.scandir, CONTROL_DIR, Wording::ErrnoReported);
+        fatal!(e.exit_code(), "{message}");
     }
 }
 
@@ -181,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_scandir_that_is_not_utf8_is_kept_as_is() {
-        use std::os::unix::ffi::OsStringExt;
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
         let args = [OsString::from("-a"), OsString::from_vec(b"d\xff".to_vec())];
         let inv = parse(&args).unwrap();
         assert_eq!(inv.scandir.as_os_str().as_bytes(), b"d\xff");

@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::ctldir::{InitError, init_control_dir};
+use common::ctldir::{InitError, SVSCAN, init_control_dir};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -232,7 +232,7 @@ fn the_real_s6_svscan_refuses_a_scandir_locked_by_init_control_dir() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let _ctl = init_control_dir(dir.path()).unwrap();
+    let _ctl = init_control_dir(dir.path(), &SVSCAN).unwrap();
     let mut svscan = Guard::spawn(
         Command::new(S6_SVSCAN)
             .arg(dir.path())
@@ -256,6 +256,6 @@ fn init_control_dir_sees_the_lock_of_a_running_real_s6_svscan() {
     }
     let dir = tempfile::tempdir().unwrap();
     let _svscan = start_real_svscan(dir.path());
-    let err = init_control_dir(dir.path()).unwrap_err();
-    assert_eq!(err, InitError::AlreadyRunning);
+    let err = init_control_dir(dir.path(), &SVSCAN).unwrap_err();
+    assert_eq!(err, InitError::AlreadyRunning(SVSCAN.already_running));
 }
