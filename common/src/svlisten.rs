@@ -24,7 +24,7 @@ use crate::EXIT_SYSTEM;
 use crate::diag::SysErr;
 use crate::ftrig::EVENT_DIR;
 use crate::ftrig::{self, Subscriber};
-use crate::status::Status;
+use crate::status::{Status, service_path};
 
 /// Exit code of a wait that timed out (`s6_svlisten_loop`: `strerr_dief1x(99, "timed out")`).
 pub const EXIT_TIMED_OUT: i32 = 99;
@@ -148,7 +148,7 @@ impl Listener {
         let mut services = Vec::with_capacity(dirs.len());
         for dir in dirs {
             let dir = dir.as_ref();
-            let event = dir.join(EVENT_DIR);
+            let event = service_path(dir, EVENT_DIR);
             let _ = ftrig::fifodir_make(&event, Some(gid), false);
             let sub = Subscriber::new(&event).map_err(|e| Error::Subscribe(dir.to_owned(), e))?;
             let status = Status::read(dir).map_err(Error::ReadStatus)?;
