@@ -14,21 +14,9 @@ use integration_tests::{DEADLINE, Fixture, procfs, real_s6, wait_until};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::unistd::Gid;
 
-use crate::support::{Origin, Supervised, hold_supervise_lock, reference, run, supervisors};
+use crate::support::{Supervised, c_programs, hold_supervise_lock, run, supervisors};
 
 const SLEEPER: &str = "#!/bin/sh\nexec sleep 1000\n";
-
-/// The C builds of `prog` available here: Debian's and the reference's.
-fn c_programs(prog: &str) -> Vec<(Origin, std::path::PathBuf)> {
-    let mut all = Vec::new();
-    if let Some(p) = real_s6(prog) {
-        all.push((Origin::Debian, p));
-    }
-    if let Some(p) = reference(prog) {
-        all.push((Origin::Reference, p));
-    }
-    all
-}
 
 /// Reads `sub` until `done` holds for what it got, within [`DEADLINE`].
 fn read_until(sub: &mut Subscriber, what: &str, mut done: impl FnMut(&[u8]) -> bool) -> Vec<u8> {

@@ -5,3 +5,7 @@
 mod formats;
 /// Supervisors, C clients, guards.
 mod support;
+/// svok against C s6-svok (SUPERVISE.md, "svok").
+mod svok;
+/// svstat against C s6-svstat (SUPERVISE.md, "svstat").
+mod svstat;

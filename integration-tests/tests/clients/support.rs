@@ -37,6 +37,18 @@ pub fn reference(prog: &str) -> Option<PathBuf> {
     None
 }
 
+/// The C builds of `prog` available here: Debian's 2.11 and the 2.12 reference's.
+pub fn c_programs(prog: &str) -> Vec<(Origin, PathBuf)> {
+    let mut all = Vec::new();
+    if let Some(p) = real_s6(prog) {
+        all.push((Origin::Debian, p));
+    }
+    if let Some(p) = reference(prog) {
+        all.push((Origin::Reference, p));
+    }
+    all
+}
+
 /// Which s6 a program comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -50,8 +62,6 @@ pub enum Origin {
 #[derive(Clone, Debug)]
 pub struct Supervisor {
     pub name: &'static str,
-    #[allow(dead_code)] // read by the scenarios where 2.11 and 2.12 differ
-    pub origin: Origin,
     pub path: PathBuf,
 }
 
@@ -62,14 +72,12 @@ pub fn supervisors() -> Vec<Supervisor> {
     if let Some(path) = real_s6("s6-supervise") {
         all.push(Supervisor {
             name: "s6-supervise 2.11",
-            origin: Origin::Debian,
             path,
         });
     }
     if let Some(path) = reference("s6-supervise.real") {
         all.push(Supervisor {
             name: "s6-supervise 2.12",
-            origin: Origin::Reference,
             path,
         });
     }
@@ -253,6 +261,11 @@ impl Running {
         self.child.id() as i32
     }
 
+    /// Whether it has exited (it is then reaped, its output kept).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Waits for its end, within [`DEADLINE`].
     ///
     /// # Panics
@@ -292,4 +305,104 @@ fn read_all(f: &mut File) -> String {
         .and_then(|_| f.read_to_string(&mut s))
         .expect("read output");
     s
+}
+
+/// `text` with the `PROG: ` that starts each line taken out, so that messages of programs
+/// run under different names compare equal.
+pub fn without_prog(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_once(": ").map_or(l, |(_, rest)| rest))
+        .fold(String::new(), |mut out, l| {
+            out.push_str(l);
+            out.push('\n');
+            out
+        })
+}
+
+/// Debian's 2.11 (its skalibs) prints a stray `: ` in every "unable to" message without an
+/// errno (`s6-svc: fatal: : unable to control DIR: supervisor not listening`); 2.12 prints the
+/// spec's text. This takes it out of a Debian program's output, so that the rest is compared.
+pub fn debian_quirks(c_tool: &Path, mut out: Output) -> Output {
+    if c_tool.starts_with("/usr/bin") {
+        out.stderr = out
+            .stderr
+            .replace("fatal: : unable to ", "fatal: unable to ");
+    }
+    out
+}
+
+/// Runs our `tool` and the C `c_tool` on the same arguments and asserts the same exit code,
+/// stdout, and stderr but for the program name. C runs before and after ours, and ours must
+/// match one of the two runs: a field counting seconds may tick between runs, never twice.
+pub fn same_as_c(tool: &str, c_tool: &Path, args: &[&std::ffi::OsStr], what: &str) -> Output {
+    let ours_path = integration_tests::binary(tool);
+    let normalise = |mut o: Output| {
+        o.stderr = without_prog(&o.stderr);
+        o
+    };
+    let c_normalise = |o: Output| debian_quirks(c_tool, normalise(o));
+    let before = c_normalise(run(Command::new(c_tool).args(args)));
+    let ours = normalise(run(Command::new(&ours_path).args(args)));
+    let after = c_normalise(run(Command::new(c_tool).args(args)));
+    assert!(
+        ours == before || ours == after,
+        "{what}: {tool} {args:?}\nours: {ours:?}\nC ({}): {before:?}\nC again: {after:?}",
+        c_tool.display()
+    );
+    ours
+}
+
+/// A service that runs until killed.
+pub const SLEEPER: &str = "#!/bin/sh\nexec sleep 1000\n";
+/// A service that notifies readiness on fd 3 (its `notification-fd`) and runs until killed.
+pub const NOTIFIER: &str = "#!/bin/sh\necho >&3\nexec 3>&-\nexec sleep 1000\n";
+
+/// Runs C `s6-svc` (Debian's: it is there whenever a supervisor is) with `args` on `dir`.
+pub fn c_svc(args: &[&str], dir: &Path) {
+    let svc = real_s6("s6-svc").expect("s6-svc beside s6-supervise");
+    let out = run(Command::new(svc).args(args).arg(dir));
+    assert_eq!(out.code, Some(0), "s6-svc {args:?}: {}", out.stderr);
+}
+
+/// One implementation of a client tool: ours or a C build.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// `None` for ours.
+    pub origin: Option<Origin>,
+    pub path: PathBuf,
+}
+
+impl Client {
+    /// A name for assertion messages.
+    pub fn name(&self) -> String {
+        match self.origin {
+            None => "ours".into(),
+            Some(o) => format!("{o:?}'s {}", self.path.display()),
+        }
+    }
+}
+
+/// Our `tool` first, then every C build of `c_tool`.
+pub fn clients(tool: &str, c_tool: &str) -> Vec<Client> {
+    let mut all = vec![Client {
+        origin: None,
+        path: integration_tests::binary(tool),
+    }];
+    all.extend(c_programs(c_tool).into_iter().map(|(o, path)| Client {
+        origin: Some(o),
+        path,
+    }));
+    all
+}
+
+/// Whether something subscribed to the fifodir `dir/event` (a FIFO of the subscriber shape
+/// is there), so that a test sends its command only once a listener listens.
+pub fn is_subscribed(dir: &Path) -> bool {
+    std::fs::read_dir(dir.join("event")).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            let n = e.file_name();
+            n.len() == common::ftrig::NAME_LEN
+                && n.as_encoded_bytes().starts_with(common::ftrig::PREFIX)
+        })
+    })
 }
