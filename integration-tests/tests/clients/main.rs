@@ -5,6 +5,8 @@
 mod formats;
 /// Supervisors, C clients, guards.
 mod support;
+/// svc against C s6-svc (SUPERVISE.md, "svc", "svc -w", "The control FIFO").
+mod svc;
 /// svok against C s6-svok (SUPERVISE.md, "svok").
 mod svok;
 /// svstat against C s6-svstat (SUPERVISE.md, "svstat").
