@@ -11,3 +11,5 @@ mod svc;
 mod svok;
 /// svstat against C s6-svstat (SUPERVISE.md, "svstat").
 mod svstat;
+/// svwait against C s6-svwait (SUPERVISE.md, "svwait").
+mod svwait;
