@@ -8,14 +8,14 @@ use std::path::Path;
 use std::process::Command;
 
 use common::status::Status;
-use integration_tests::{Fixture, binary};
+use integration_tests::{DEADLINE, Fixture, binary, wait_until};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
 
 use crate::support::{
-    Client, NOTIFIER, Origin, Output, SLEEPER, Supervised, c_programs, c_svc, clients, run,
-    same_as_c, supervisors, without_prog,
+    Client, NOTIFIER, Origin, Output, Running, SLEEPER, Supervised, c_programs, c_svc, clients,
+    is_subscribed, run, same_as_c, supervisors, without_prog,
 };
 
 /// A service directory whose control FIFO the test reads in place of a supervisor.
@@ -395,6 +395,50 @@ fn w_without_letters_waits_as_svwait_and_times_out_with_99() {
         );
         assert!(s.is_up());
     });
+}
+
+#[test]
+fn wr_without_letters_waits_for_a_restart_caused_by_someone_else() {
+    // As `s6-svwait -r`: down (ready or not) first, then up.
+    for sup in supervisors() {
+        let mut ours: Option<Waited> = None;
+        for client in clients("svc", "s6-svc") {
+            let fx = Fixture::new();
+            fx.script("svc/run", SLEEPER);
+            let dir = fx.path("svc");
+            let sv = Supervised::start(&sup, &dir);
+            let before = sv.wait_status("up", Status::is_up);
+            let mut listener = Running::start(
+                Command::new(&client.path)
+                    .args(["-wr", "-T", "10000"])
+                    .arg(&dir),
+            );
+            wait_until("svc -wr's subscription", DEADLINE, || {
+                listener.exited() || is_subscribed(&dir)
+            });
+            c_svc(&["-k"], &dir);
+            let out = listener.wait();
+            let got = Waited {
+                code: out.code,
+                stderr: without_prog(&out.stderr),
+            };
+            assert_eq!(
+                (got.code, got.stderr.as_str()),
+                (Some(0), ""),
+                "{}",
+                client.name()
+            );
+            let after = Status::read(&dir).expect("status");
+            assert!(
+                after.is_up() && after.pid != before.pid && after.wstat == 9,
+                "{after:?}"
+            );
+            match &ours {
+                None => ours = Some(got),
+                Some(o) => assert_eq!(o, &got, "{}", client.name()),
+            }
+        }
+    }
 }
 
 #[test]
