@@ -14,12 +14,9 @@ const USAGE: &str = "s6-svok servicedir";
 
 fn main() {
     let argv: Vec<_> = std::env::args_os().collect();
-    set_program_name(
-        &argv
-            .first()
-            .map(|a| a.to_string_lossy())
-            .unwrap_or_default(),
-    );
+    if let Some(argv0) = argv.first() {
+        set_program_name(&argv0.to_string_lossy());
+    }
     let Some(dir) = argv.get(1).map(Path::new) else {
         usage(USAGE)
     };

@@ -235,12 +235,9 @@ fn print(line: &str) {
 
 fn main() {
     let argv: Vec<_> = std::env::args_os().collect();
-    set_program_name(
-        &argv
-            .first()
-            .map(|a| a.to_string_lossy())
-            .unwrap_or_default(),
-    );
+    if let Some(argv0) = argv.first() {
+        set_program_name(&argv0.to_string_lossy());
+    }
     let inv = match parse(argv.get(1..).unwrap_or_default()) {
         Ok(inv) => inv,
         Err(ParseError::Usage) => usage(USAGE),
