@@ -136,6 +136,18 @@ fn r_and_capital_r_return_once_the_service_has_restarted() {
 }
 
 #[test]
+fn r_waits_for_every_service_down_first_even_with_o() {
+    // Only a restarts; b stays up, so "all down" never holds and -o does not change that.
+    let kill_a = |svs: &[Supervised]| c_svc(&["-k"], &svs[0].dir);
+    each_svwait(TWO, &all_up, &["-o", "-r", "-t", "800"], &kill_a, &|w| {
+        assert_eq!(
+            (w.code, w.stderr.as_str()),
+            (Some(99), "fatal: timed out\n")
+        );
+    });
+}
+
+#[test]
 fn a_goal_already_reached_returns_at_once() {
     each_svwait(ONE, &all_up, &["-u", "-t", "5000"], &nothing, &ok);
     each_svwait(ONE, &all_down, &["-D", "-t", "5000"], &nothing, &ok);
