@@ -199,7 +199,10 @@ fn scan(scandir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     names.sort();
     let mut services = Vec::new();
     for name in names {
-        let path = service_path(scandir, &name.to_string_lossy());
+        let mut path = scandir.as_os_str().to_owned();
+        path.push("/");
+        path.push(&name);
+        let path = PathBuf::from(path);
         if !path.is_dir() {
             continue;
         }
