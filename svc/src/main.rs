@@ -14,7 +14,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::control::{ControlError, SuperviseCommand, Wording, write_control};
+use common::control::{SuperviseCommand, Wording, write_control};
 use common::diag::{SysErr, set_program_name, usage};
 use common::getopt::{self, Getopt, Key};
 use common::status::service_path;
@@ -138,7 +138,6 @@ fn parse<S: AsRef<OsStr>>(args: &[S]) -> Result<Invocation<'_>, ParseError> {
 fn send(dir: &Path, commands: &[SuperviseCommand]) {
     let bytes: Vec<u8> = commands.iter().map(|c| c.byte()).collect();
     if let Err(e) = write_control(dir, SUPERVISE_DIR, &bytes) {
-        let e: ControlError = e;
         fatal!(
             e.exit_code(),
             "{}",
