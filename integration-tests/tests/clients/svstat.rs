@@ -557,3 +557,37 @@ fn json_prints_one_object_per_service_with_typed_values() {
         .expect("a number");
     assert!((1000..1010).contains(&secs), "{secs}");
 }
+
+#[test]
+fn a_failed_write_to_stdout_is_fatal_111_as_in_c() {
+    let hm = HandMade::new();
+    Status {
+        pid: 3,
+        ..Status::ZERO
+    }
+    .write(&hm.dir())
+    .expect("status");
+    let full = |prog: &Path| {
+        let dev_full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let out = crate::support::run_to(
+            Command::new(prog).arg(hm.dir()),
+            dev_full,
+            integration_tests::DEADLINE,
+        );
+        (out.code, crate::support::without_prog(&out.stderr))
+    };
+    let ours = full(&binary("svstat"));
+    assert_eq!(
+        ours,
+        (
+            Some(111),
+            "fatal: unable to write to stdout: No space left on device\n".to_owned()
+        )
+    );
+    for (origin, c) in c_programs("s6-svstat") {
+        assert_eq!(full(&c), ours, "{origin:?}");
+    }
+}
