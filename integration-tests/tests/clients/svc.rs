@@ -8,15 +8,37 @@ use std::path::Path;
 use std::process::Command;
 
 use common::status::Status;
+use integration_tests::program::Ran;
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 use integration_tests::{DEADLINE, Fixture, binary, wait_until};
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
 
 use crate::support::{
-    Client, NOTIFIER, Origin, Output, Running, SLEEPER, Supervised, c_programs, c_svc, clients,
+    Client, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_programs, c_svc, clients,
     is_subscribed, run, same_as_c, supervisors, without_prog,
 };
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(every_letter_is_sent_in_order_in_one_write_as_c_sends_it),
+    scenario!(s_sends_the_letter_of_its_signal_as_c_2_12),
+    scenario!(command_line_errors_are_cs),
+    scenario!(s_with_a_number_past_the_signal_table_is_an_invalid_signal),
+    scenario!(sending_failures_exit_as_c),
+    scenario!(wd_and_wcapital_d_return_once_the_service_is_down_and_ready),
+    scenario!(wu_returns_once_the_service_is_up),
+    scenario!(wcapital_u_waits_for_readiness_or_warns_without_notification_fd),
+    scenario!(wr_and_wcapital_r_return_once_the_service_has_restarted).slow(),
+    scenario!(w_without_letters_waits_as_svwait_and_times_out_with_99).slow(),
+    scenario!(wr_without_letters_waits_for_a_restart_caused_by_someone_else).slow(),
+    scenario!(w_with_letters_times_out_with_99).slow(),
+    scenario!(w_fails_with_1_when_the_supervisor_leaves_or_finish_says_permanent_failure).slow(),
+    scenario!(w_reports_a_missing_directory_or_status_file_before_sending),
+    scenario!(w_exits_with_the_send_failure_where_c_waits_on),
+    scenario!(w_cycles_never_miss_the_event_their_own_command_causes).slow(),
+];
 
 /// A service directory whose control FIFO the test reads in place of a supervisor.
 struct FakeSupervisor {
@@ -56,13 +78,12 @@ impl FakeSupervisor {
 
 /// Runs `client` with `args` then the fake's directory, and returns its result with what it
 /// wrote.
-fn sent(client: &Path, args: &[&str], fake: &FakeSupervisor) -> (Output, Vec<u8>) {
+fn sent(client: &Path, args: &[&str], fake: &FakeSupervisor) -> (Ran, Vec<u8>) {
     let mut out = run(Command::new(client).args(args).arg(fake.dir()));
     out.stderr = without_prog(&out.stderr);
     (out, fake.take())
 }
 
-#[test]
 fn every_letter_is_sent_in_order_in_one_write_as_c_sends_it() {
     let fake = FakeSupervisor::new();
     let cases: &[&[&str]] = &[
@@ -98,7 +119,6 @@ fn every_letter_is_sent_in_order_in_one_write_as_c_sends_it() {
     }
 }
 
-#[test]
 fn s_sends_the_letter_of_its_signal_as_c_2_12() {
     let fake = FakeSupervisor::new();
     let cases: &[(&[&str], &[u8])] = &[
@@ -139,7 +159,6 @@ fn s_sends_the_letter_of_its_signal_as_c_2_12() {
     }
 }
 
-#[test]
 fn command_line_errors_are_cs() {
     let fake = FakeSupervisor::new();
     let dir = fake.dir();
@@ -193,7 +212,6 @@ fn command_line_errors_are_cs() {
     }
 }
 
-#[test]
 fn s_with_a_number_past_the_signal_table_is_an_invalid_signal() {
     // **fix** (no upstream fix): C indexes its NSIG table with the number unchecked.
     let fake = FakeSupervisor::new();
@@ -206,7 +224,6 @@ fn s_with_a_number_past_the_signal_table_is_an_invalid_signal() {
     }
 }
 
-#[test]
 fn sending_failures_exit_as_c() {
     let fx = Fixture::new();
     // No reader on the FIFO: not listening.
@@ -320,7 +337,6 @@ fn ok(w: &Waited) {
     assert_eq!((w.code, w.stderr.as_str()), (Some(0), ""), "{w:?}");
 }
 
-#[test]
 fn wd_and_wcapital_d_return_once_the_service_is_down_and_ready() {
     each_svc_w(SLEEPER, &[], &up, &["-wd", "-d"], &|w, s| {
         ok(w);
@@ -332,7 +348,6 @@ fn wd_and_wcapital_d_return_once_the_service_is_down_and_ready() {
     });
 }
 
-#[test]
 fn wu_returns_once_the_service_is_up() {
     each_svc_w(SLEEPER, &[], &down, &["-wu", "-u"], &|w, s| {
         ok(w);
@@ -340,7 +355,6 @@ fn wu_returns_once_the_service_is_up() {
     });
 }
 
-#[test]
 fn wcapital_u_waits_for_readiness_or_warns_without_notification_fd() {
     each_svc_w(
         NOTIFIER,
@@ -362,7 +376,6 @@ fn wcapital_u_waits_for_readiness_or_warns_without_notification_fd() {
     });
 }
 
-#[test]
 fn wr_and_wcapital_r_return_once_the_service_has_restarted() {
     each_svc_w(SLEEPER, &[], &up, &["-wr", "-r"], &|w, s| {
         ok(w);
@@ -385,7 +398,6 @@ fn wr_and_wcapital_r_return_once_the_service_has_restarted() {
     );
 }
 
-#[test]
 fn w_without_letters_waits_as_svwait_and_times_out_with_99() {
     each_svc_w(SLEEPER, &[], &up, &["-wu"], &|w, _| ok(w));
     each_svc_w(SLEEPER, &[], &up, &["-wd", "-T", "300"], &|w, s| {
@@ -397,7 +409,6 @@ fn w_without_letters_waits_as_svwait_and_times_out_with_99() {
     });
 }
 
-#[test]
 fn wr_without_letters_waits_for_a_restart_caused_by_someone_else() {
     // As `s6-svwait -r`: down (ready or not) first, then up.
     for sup in supervisors() {
@@ -441,7 +452,6 @@ fn wr_without_letters_waits_for_a_restart_caused_by_someone_else() {
     }
 }
 
-#[test]
 fn w_with_letters_times_out_with_99() {
     // -u on an up service: it never goes down.
     each_svc_w(SLEEPER, &[], &up, &["-wd", "-T", "300", "-u"], &|w, s| {
@@ -453,7 +463,6 @@ fn w_with_letters_times_out_with_99() {
     });
 }
 
-#[test]
 fn w_fails_with_1_when_the_supervisor_leaves_or_finish_says_permanent_failure() {
     each_svc_w(SLEEPER, &[], &down, &["-wu", "-x"], &|w, _| {
         assert_eq!(
@@ -488,7 +497,6 @@ fn w_fails_with_1_when_the_supervisor_leaves_or_finish_says_permanent_failure() 
     );
 }
 
-#[test]
 fn w_reports_a_missing_directory_or_status_file_before_sending() {
     let fx = Fixture::new();
     fx.mkdir("fresh");
@@ -520,7 +528,6 @@ fn w_reports_a_missing_directory_or_status_file_before_sending() {
     }
 }
 
-#[test]
 fn w_exits_with_the_send_failure_where_c_waits_on() {
     // **fix** (no upstream fix): a stale status file and no supervisor. C's s6-svlisten1
     // ignores the exit status of the s6-svc it spawned, prints its error and waits on, here
@@ -567,7 +574,6 @@ fn w_exits_with_the_send_failure_where_c_waits_on() {
     }
 }
 
-#[test]
 fn w_cycles_never_miss_the_event_their_own_command_causes() {
     // Subscribed before sending: each command's event arrives while svc is already listening.
     for sup in supervisors() {

@@ -5,10 +5,15 @@ use std::ffi::OsStr;
 
 use common::status::Status;
 use integration_tests::Fixture;
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 
 use crate::support::{SLEEPER, Supervised, c_programs, same_as_c, supervisors};
 
-#[test]
+pub const SCENARIOS: &[Scenario] = &[scenario!(
+    svok_answers_as_c_for_running_stopped_and_broken_directories
+)];
+
 fn svok_answers_as_c_for_running_stopped_and_broken_directories() {
     for sup in supervisors() {
         let fx = Fixture::new();

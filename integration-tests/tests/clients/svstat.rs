@@ -8,12 +8,30 @@ use std::process::Command;
 
 use common::status::Status;
 use common::tai::Tai64n;
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 use integration_tests::{Fixture, binary};
 
 use crate::support::{
     NOTIFIER, SLEEPER, Supervised, c_programs, c_svc, hold_supervise_lock, run, same_as_c,
     supervisors,
 };
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(every_state_of_a_real_supervisor_prints_as_c_prints_it).slow(),
+    scenario!(a_service_that_exited_or_notified_readiness_prints_as_c_prints_it),
+    scenario!(hand_made_status_files_print_as_c_prints_them),
+    scenario!(a_stamp_in_the_future_is_taken_as_now),
+    scenario!(a_readystamp_in_the_future_is_zero_seconds_ago_where_c_wraps_around),
+    scenario!(field_names_are_exact_where_c_takes_prefixes),
+    scenario!(usage_errors_are_cs),
+    scenario!(unsupervised_missing_and_broken_directories_exit_as_c),
+    scenario!(status_and_down_file_errors_are_cs),
+    scenario!(multi_reports_every_operand_with_its_name_first),
+    scenario!(scan_reports_each_service_and_logger_of_a_scan_dir_by_name_in_order),
+    scenario!(json_prints_one_object_per_service_with_typed_values),
+    scenario!(a_failed_write_to_stdout_is_fatal_111_as_in_c),
+];
 
 const ALL_FIELDS: &str = "up,wantedup,normallyup,ready,paused,pid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor";
 
@@ -38,7 +56,6 @@ fn all_argsets_same_as_c(dir: &Path, state: &str) {
     }
 }
 
-#[test]
 fn every_state_of_a_real_supervisor_prints_as_c_prints_it() {
     for sup in supervisors() {
         let fx = Fixture::new();
@@ -79,7 +96,6 @@ fn every_state_of_a_real_supervisor_prints_as_c_prints_it() {
     }
 }
 
-#[test]
 fn a_service_that_exited_or_notified_readiness_prints_as_c_prints_it() {
     for sup in supervisors() {
         let fx = Fixture::new();
@@ -127,7 +143,6 @@ fn ago(now: Tai64n, secs: u64) -> Tai64n {
     }
 }
 
-#[test]
 fn hand_made_status_files_print_as_c_prints_them() {
     let hm = HandMade::new();
     let now = Tai64n::now();
@@ -199,7 +214,6 @@ fn hand_made_status_files_print_as_c_prints_them() {
     }
 }
 
-#[test]
 fn a_stamp_in_the_future_is_taken_as_now() {
     let hm = HandMade::new();
     let now = Tai64n::now();
@@ -235,7 +249,6 @@ fn a_stamp_in_the_future_is_taken_as_now() {
     );
 }
 
-#[test]
 fn a_readystamp_in_the_future_is_zero_seconds_ago_where_c_wraps_around() {
     // **fix** (no upstream fix): C does not clamp the readystamp and prints about 1.8e19.
     let hm = HandMade::new();
@@ -265,7 +278,6 @@ fn a_readystamp_in_the_future_is_zero_seconds_ago_where_c_wraps_around() {
     }
 }
 
-#[test]
 fn field_names_are_exact_where_c_takes_prefixes() {
     // **fix** 15e3e40: C 2.12 (and 2.11) take `u` for `up`, `p` for `paused`.
     let hm = HandMade::new();
@@ -295,7 +307,6 @@ fn field_names_are_exact_where_c_takes_prefixes() {
     }
 }
 
-#[test]
 fn usage_errors_are_cs() {
     let hm = HandMade::new();
     Status::ZERO
@@ -330,7 +341,6 @@ fn usage_errors_are_cs() {
     }
 }
 
-#[test]
 fn unsupervised_missing_and_broken_directories_exit_as_c() {
     let fx = Fixture::new();
     fx.mkdir("plain");
@@ -365,7 +375,6 @@ fn unsupervised_missing_and_broken_directories_exit_as_c() {
     );
 }
 
-#[test]
 fn status_and_down_file_errors_are_cs() {
     let hm = HandMade::new();
     let dir = hm.dir();
@@ -402,7 +411,6 @@ fn c_line(args: &[&str], dir: &Path) -> Option<String> {
     Some(out.stdout.trim_end().to_owned())
 }
 
-#[test]
 fn multi_reports_every_operand_with_its_name_first() {
     let hm = HandMade::new();
     let now = Tai64n::now();
@@ -446,7 +454,6 @@ fn multi_reports_every_operand_with_its_name_first() {
     );
 }
 
-#[test]
 fn scan_reports_each_service_and_logger_of_a_scan_dir_by_name_in_order() {
     for sup in supervisors().into_iter().take(1) {
         let fx = Fixture::new();
@@ -499,7 +506,6 @@ fn scan_reports_each_service_and_logger_of_a_scan_dir_by_name_in_order() {
     }
 }
 
-#[test]
 fn json_prints_one_object_per_service_with_typed_values() {
     let hm = HandMade::new();
     let now = Tai64n::now();
@@ -558,7 +564,6 @@ fn json_prints_one_object_per_service_with_typed_values() {
     assert!((1000..1010).contains(&secs), "{secs}");
 }
 
-#[test]
 fn a_failed_write_to_stdout_is_fatal_111_as_in_c() {
     let hm = HandMade::new();
     Status {
@@ -567,16 +572,13 @@ fn a_failed_write_to_stdout_is_fatal_111_as_in_c() {
     }
     .write(&hm.dir())
     .expect("status");
+    // The shell puts stdout on /dev/full, then execs the client.
     let full = |prog: &Path| {
-        let dev_full = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/dev/full")
-            .expect("/dev/full");
-        let out = crate::support::run_to(
-            Command::new(prog).arg(hm.dir()),
-            dev_full,
-            integration_tests::DEADLINE,
-        );
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "exec \"$0\" \"$1\" >/dev/full"])
+            .arg(prog)
+            .arg(hm.dir());
+        let out = run(&mut cmd);
         (out.code, crate::support::without_prog(&out.stderr))
     };
     let ours = full(&binary("svstat"));

@@ -7,12 +7,27 @@ use std::path::Path;
 use std::process::Command;
 
 use common::status::Status;
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
 use integration_tests::{DEADLINE, Fixture, wait_until};
 
 use crate::support::{
     Client, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_svc, clients, is_subscribed, run,
     supervisors, without_prog,
 };
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(u_and_capital_u_return_once_the_service_is_up_or_up_and_ready).slow(),
+    scenario!(d_and_capital_d_return_once_the_service_is_down_or_down_and_ready),
+    scenario!(r_and_capital_r_return_once_the_service_has_restarted).slow(),
+    scenario!(r_waits_for_every_service_down_first_even_with_o).slow(),
+    scenario!(a_goal_already_reached_returns_at_once),
+    scenario!(a_waits_for_all_and_o_for_one_and_timeouts_exit_99).slow(),
+    scenario!(a_supervisor_that_leaves_counts_as_a_failure_per_service).slow(),
+    scenario!(the_event_may_arrive_while_svwait_is_starting).slow(),
+    scenario!(no_service_directory_exits_0_as_2_12),
+    scenario!(usage_and_setup_errors_are_cs),
+];
 
 /// What one svwait run did; in its messages, the service directories read `DIR`.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,7 +36,7 @@ struct Waited {
     stderr: String,
 }
 
-fn waited(out: &crate::support::Output, fx: &Fixture) -> Waited {
+fn waited(out: &integration_tests::program::Ran, fx: &Fixture) -> Waited {
     let stderr = without_prog(&out.stderr).replace(&fx.scandir().display().to_string(), "SCAN");
     Waited {
         code: out.code,
@@ -112,7 +127,6 @@ const ONE: &[(&str, &str, bool)] = &[("a", SLEEPER, false)];
 const ONE_NOTIFYING: &[(&str, &str, bool)] = &[("a", NOTIFIER, true)];
 const TWO: &[(&str, &str, bool)] = &[("a", SLEEPER, false), ("b", SLEEPER, false)];
 
-#[test]
 fn u_and_capital_u_return_once_the_service_is_up_or_up_and_ready() {
     each_svwait(ONE, &all_down, &["-u"], &send("-u"), &ok);
     each_svwait(ONE_NOTIFYING, &all_down, &["-U"], &send("-u"), &ok);
@@ -120,13 +134,11 @@ fn u_and_capital_u_return_once_the_service_is_up_or_up_and_ready() {
     each_svwait(ONE, &all_down, &[], &send("-u"), &ok);
 }
 
-#[test]
 fn d_and_capital_d_return_once_the_service_is_down_or_down_and_ready() {
     each_svwait(ONE, &all_up, &["-d"], &send("-d"), &ok);
     each_svwait(ONE, &all_up, &["-D"], &send("-d"), &ok);
 }
 
-#[test]
 fn r_and_capital_r_return_once_the_service_has_restarted() {
     each_svwait(ONE, &all_up, &["-r"], &send("-k"), &ok);
     let up_ready = |svs: &[Supervised]| {
@@ -135,7 +147,6 @@ fn r_and_capital_r_return_once_the_service_has_restarted() {
     each_svwait(ONE_NOTIFYING, &up_ready, &["-R"], &send("-r"), &ok);
 }
 
-#[test]
 fn r_waits_for_every_service_down_first_even_with_o() {
     // Only a restarts; b stays up, so "all down" never holds and -o does not change that.
     let kill_a = |svs: &[Supervised]| c_svc(&["-k"], &svs[0].dir);
@@ -147,13 +158,11 @@ fn r_waits_for_every_service_down_first_even_with_o() {
     });
 }
 
-#[test]
 fn a_goal_already_reached_returns_at_once() {
     each_svwait(ONE, &all_up, &["-u", "-t", "5000"], &nothing, &ok);
     each_svwait(ONE, &all_down, &["-D", "-t", "5000"], &nothing, &ok);
 }
 
-#[test]
 fn a_waits_for_all_and_o_for_one_and_timeouts_exit_99() {
     let first_up = |svs: &[Supervised]| {
         c_svc(&["-u"], &svs[0].dir);
@@ -180,7 +189,6 @@ fn a_waits_for_all_and_o_for_one_and_timeouts_exit_99() {
     });
 }
 
-#[test]
 fn a_supervisor_that_leaves_counts_as_a_failure_per_service() {
     let failure = |n: i32| {
         move |w: &Waited| {
@@ -208,7 +216,6 @@ fn a_supervisor_that_leaves_counts_as_a_failure_per_service() {
     each_svwait(TWO, &a_down, &["-d"], &x_a_then_b_down, &failure(1));
 }
 
-#[test]
 fn the_event_may_arrive_while_svwait_is_starting() {
     // svwait subscribes before reading the status: whether the u comes before the
     // subscription (then the status says up) or after (then the event says so), it returns.
@@ -242,7 +249,6 @@ fn the_event_may_arrive_while_svwait_is_starting() {
     }
 }
 
-#[test]
 fn no_service_directory_exits_0_as_2_12() {
     for client in clients("svwait", "s6-svwait") {
         let out = run(Command::new(&client.path).args(["-u", "-t", "1000"]));
@@ -256,7 +262,6 @@ fn no_service_directory_exits_0_as_2_12() {
     }
 }
 
-#[test]
 fn usage_and_setup_errors_are_cs() {
     let fx = Fixture::new();
     fx.mkdir("fresh");
