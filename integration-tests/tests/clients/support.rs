@@ -14,7 +14,9 @@ use common::status::Status;
 use integration_tests::process::{Exit, Guard};
 use integration_tests::program::{self, Ran};
 use integration_tests::suite::optional;
-use integration_tests::{DEADLINE, binary, real_s6, reference, wait_until, with_std_fds_only};
+use integration_tests::{
+    DEADLINE, binary, real_s6, reference, wait_until, with_std_fds_only, workspace_root,
+};
 
 /// A service that runs until killed.
 pub const SLEEPER: &str = "#!/bin/sh\nexec sleep 1000\n";
@@ -50,11 +52,17 @@ pub struct Supervisor {
     pub path: PathBuf,
 }
 
-/// Every supervisor here: Debian's C s6-supervise 2.11 and the reference's 2.12
-/// (`s6-supervise.real`: `s6-supervise` there is a wrapper for svscan's tests). Ours joins
-/// the list once the `supervise` crate is in the workspace.
+/// Every supervisor here: ours (from the moment the `supervise` crate is in the workspace),
+/// Debian's C s6-supervise 2.11 and the reference's 2.12 (`s6-supervise.real`:
+/// `s6-supervise` there is a wrapper for svscan's tests).
 pub fn supervisors() -> Vec<Supervisor> {
     let mut all = Vec::new();
+    if workspace_root().join("supervise/Cargo.toml").is_file() {
+        all.push(Supervisor {
+            name: "supervise (ours)",
+            path: binary("supervise"),
+        });
+    }
     if let Some(path) = optional(real_s6("s6-supervise")) {
         all.push(Supervisor {
             name: "s6-supervise 2.11",
