@@ -26,6 +26,7 @@ pub mod lock;
 pub mod sig;
 pub mod spawn;
 pub mod status;
+pub mod svlisten;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tai;
