@@ -125,6 +125,11 @@ impl fmt::Write for Line {
 }
 
 /// Formats `PROG: KIND: MESSAGE\n` and writes it to fd 2 in one `write`, ignoring failure.
+// Never inlined: the line's 4 kB buffer would otherwise sit in the frame of every caller,
+// and a daemon's nested steps (supervise's loop → transition → start → file read) would each
+// carry one, dirtying stack pages that stay dirty for the process's life.
+#[cold]
+#[inline(never)]
 fn emit(kind: &str, message: fmt::Arguments<'_>) {
     let mut line = Line::new(kind);
     let _ = line.write_fmt(message);
@@ -133,6 +138,8 @@ fn emit(kind: &str, message: fmt::Arguments<'_>) {
 
 /// `PROG: warning: ` followed by `parts` as raw bytes: for file names and control bytes,
 /// which s6 prints as they are, valid UTF-8 or not.
+#[cold]
+#[inline(never)]
 pub fn warn_raw(parts: &[&[u8]]) {
     let mut line = Line::new("warning");
     for part in parts {
@@ -143,6 +150,8 @@ pub fn warn_raw(parts: &[&[u8]]) {
 
 /// `PROG: warning: PARTS: ERR`: [`warn_raw`] ended by the C library's text for `e`, as
 /// skalibs' `strerr_warnwu*sys` (the errno text always comes last).
+#[cold]
+#[inline(never)]
 pub fn warn_sys(parts: &[&[u8]], e: Errno) {
     let mut line = Line::new("warning");
     for part in parts {

@@ -18,6 +18,7 @@ use nix::errno::Errno;
 
 pub mod control;
 pub mod ctldir;
+pub mod deadline;
 pub mod diag;
 pub mod ftrig;
 pub mod getopt;
@@ -53,7 +54,7 @@ pub const SIGNAL_PROG_PREFIX: &str = ".s6-svscan/SIG";
 pub const SUPERVISE_DIR: &str = "supervise";
 
 /// Writes all of `bytes` (skalibs `allwrite`), retrying on EINTR and short writes.
-pub(crate) fn write_all<Fd: AsFd>(fd: Fd, mut bytes: &[u8]) -> Result<(), Errno> {
+pub fn write_all<Fd: AsFd>(fd: Fd, mut bytes: &[u8]) -> Result<(), Errno> {
     let fd = fd.as_fd();
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {

@@ -15,8 +15,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::ctldir::ControlDir;
+use common::deadline::poll_timeout;
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::signalfd::SignalFd;
 
 use crate::start::Supervise;
@@ -75,17 +76,6 @@ pub fn earliest(deadline: &mut Option<Instant>, at: Instant) {
     }
 }
 
-/// The poll timeout until `deadline`: rounded up to the millisecond, so that svscan never
-/// wakes before a deadline and spins.
-fn timeout_until(deadline: Option<Instant>, now: Instant) -> PollTimeout {
-    let Some(deadline) = deadline else {
-        return PollTimeout::NONE;
-    };
-    let left = deadline.saturating_duration_since(now);
-    let ms = left.as_nanos().div_ceil(1_000_000);
-    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-}
-
 /// Which sources are readable after a wait.
 struct Ready {
     signals: bool,
@@ -132,7 +122,7 @@ impl Svscan {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let timeout = timeout_until(deadline, Instant::now());
+        let timeout = poll_timeout(deadline, Instant::now());
         let mut fds = [
             PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
             PollFd::new(self.control.control.as_fd(), PollFlags::POLLIN),
@@ -236,16 +226,5 @@ mod tests {
         assert_eq!(d, Some(now + Duration::from_secs(5)));
         earliest(&mut d, now);
         assert_eq!(d, Some(now));
-    }
-
-    #[test]
-    fn the_timeout_is_infinite_without_deadline_and_never_early() {
-        let now = Instant::now();
-        assert_eq!(timeout_until(None, now), PollTimeout::NONE);
-        assert_eq!(timeout_until(Some(now), now), PollTimeout::ZERO);
-        let t = timeout_until(Some(now + Duration::from_micros(1500)), now);
-        assert_eq!(t, PollTimeout::try_from(2u32).unwrap());
-        let past = timeout_until(Some(now), now + Duration::from_secs(1));
-        assert_eq!(past, PollTimeout::ZERO);
     }
 }
