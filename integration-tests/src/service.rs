@@ -392,6 +392,14 @@ impl ServiceDir {
         self.dir().join(rel)
     }
 
+    /// Whether `rel` holds at least one whole line: what a wait on a file that a script writes
+    /// with `echo ... > FILE` must check, since the shell creates the file before it writes
+    /// (a wait on its existence alone can read it empty).
+    #[must_use]
+    pub fn has_line(&self, rel: impl AsRef<Path>) -> bool {
+        std::fs::read(self.path(rel)).is_ok_and(|c| c.ends_with(b"\n"))
+    }
+
     /// A file with these contents.
     pub fn write(&self, rel: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> &Self {
         let p = self.path(rel);

@@ -57,7 +57,7 @@ fn while_finish_runs_the_status_names_finish_and_says_finishing() {
         dir.run("exit 3").finish("echo $$ > fpid\nexec sleep 1000");
         let mut sv = dir.start(sup);
         let st = sv.wait_status("finishing", |s| s.finishing);
-        sv.wait_until("finish's pid", DEADLINE, |sv| sv.dir.path("fpid").is_file());
+        sv.wait_until("finish's pid", DEADLINE, |sv| sv.dir.has_line("fpid"));
         let fpid = std::fs::read_to_string(dir.path("fpid")).unwrap();
         assert_eq!(st.pid.to_string(), fpid.trim());
         assert!(!st.ready && st.wantup && st.wstat == 0x300, "{st:?}");

@@ -70,7 +70,7 @@ fn a_partial_line_is_not_readiness_and_does_not_freeze_supervise() {
     .write("notification-fd", "3");
     let mut sv = dir.start(Supervisor::Ours);
     let pid = sv.wait_up();
-    sv.wait_until("run's trap", DEADLINE, |sv| sv.dir.path("pid").is_file());
+    sv.wait_until("run's trap", DEADLINE, |sv| sv.dir.has_line("pid"));
     sv.ctl("p");
     sv.wait_status("p obeyed", |s| s.paused);
     sv.ctl("c");

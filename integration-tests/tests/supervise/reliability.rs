@@ -104,9 +104,7 @@ fn an_unwritable_status_file_is_a_warning_and_supervision_goes_on() {
         dir.run("echo $$ >> pids\nexec sleep 1000");
         let mut sv = dir.start(sup);
         let first = sv.wait_up();
-        sv.wait_until("run's first line", DEADLINE, |sv| {
-            sv.dir.path("pids").is_file()
-        });
+        sv.wait_until("run's first line", DEADLINE, |sv| sv.dir.has_line("pids"));
         std::fs::create_dir(dir.path("supervise/status.new")).unwrap();
         sv.ctl("k");
         let warning = "s6-supervise svc: warning: unable to write status file: Is a directory\n";

@@ -358,9 +358,7 @@ fn a_lock_that_cannot_be_taken_is_a_death_of_run() {
     dir.finish("echo \"$@\" > finish-args");
     let mut sv = dir.launch(Supervisor::Ours).nofile(64).start();
     sv.ctl("o");
-    sv.wait_until("finish ran", DEADLINE, |sv| {
-        sv.dir.path("finish-args").is_file()
-    });
+    sv.wait_until("finish ran", DEADLINE, |sv| sv.dir.has_line("finish-args"));
     assert_eq!(
         std::fs::read_to_string(dir.path("finish-args")).unwrap(),
         "1 0 svc\n"
@@ -380,9 +378,7 @@ fn with_lock_fd_a_missing_run_is_a_death_with_exit_127() {
     dir.finish("echo \"$@\" > finish-args");
     let mut sv = dir.start(Supervisor::Ours);
     sv.ctl("o");
-    sv.wait_until("finish ran", DEADLINE, |sv| {
-        sv.dir.path("finish-args").is_file()
-    });
+    sv.wait_until("finish ran", DEADLINE, |sv| sv.dir.has_line("finish-args"));
     assert_eq!(
         std::fs::read_to_string(dir.path("finish-args")).unwrap(),
         "127 0 svc\n"

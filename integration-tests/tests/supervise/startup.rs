@@ -383,7 +383,7 @@ fn started_with_sigchld_ignored_ours_still_sees_deaths() {
             .ignoring(&[nix::sys::signal::Signal::SIGCHLD])
             .start();
         let first = sv.wait_up();
-        sv.wait_until("run's pid", DEADLINE, |sv| sv.dir.path("pids").is_file());
+        sv.wait_until("run's pid", DEADLINE, |sv| sv.dir.has_line("pids"));
         integration_tests::signal_pid(first, nix::sys::signal::Signal::SIGKILL);
         integration_tests::service::wait_gone(first);
         if sup == Supervisor::Ours {

@@ -381,7 +381,7 @@ fn sigint_goes_to_runs_process_group_then_supervise_exits() {
         let mut sv = dir.start(sup);
         wait_trapping(&mut sv);
         sv.wait_until("run's child trapping", DEADLINE, |sv| {
-            sv.dir.path("child").is_file()
+            sv.dir.has_line("child")
         });
         sv.signal(Signal::SIGINT);
         assert_eq!(sv.wait_exit(), Some(0));
@@ -400,9 +400,7 @@ fn sigterm_while_finishing_exits_after_finish() {
         let mut events = dir.watch();
         let mut sv = dir.start(sup);
         let finish = sv.wait_status("finishing", |s| s.finishing).pid();
-        sv.wait_until("finish's trap", DEADLINE, |sv| {
-            sv.dir.path("fpid").is_file()
-        });
+        sv.wait_until("finish's trap", DEADLINE, |sv| sv.dir.has_line("fpid"));
         events.wait_contains("sud");
         events.clear();
         sv.signal(Signal::SIGTERM);
