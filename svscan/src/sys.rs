@@ -1,8 +1,9 @@
 //! Every `unsafe` of svscan, each wrapped once behind a safe function: taking ownership of
-//! the descriptors named on the command line (`-d`, `-X`), and the signal dispositions.
-//! Spawning and the raw fd checks are `common::spawn` and `common::sys`.
+//! the descriptors named on the command line (`-d`, `-X`) and of accepted connections, and
+//! the signal dispositions. Spawning and the raw fd checks are `common::spawn` and
+//! `common::sys`.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -31,6 +32,21 @@ pub fn adopt_inherited(fd: RawFd) -> Result<OwnedFd, Errno> {
     Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
     // SAFETY: `fd` is open, at least 3 and was not CLOEXEC, so (see above) nothing in svscan
     // owns it; svscan is single-threaded, so nothing opened or closed it since the checks.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Accepts a connection on `listener`, non-blocking and close-on-exec from birth (nix's
+/// `accept4` returns a raw number).
+///
+/// # Errors
+/// The errno of `accept4` (EAGAIN when none is pending).
+pub fn accept(listener: &OwnedFd) -> Result<OwnedFd, Errno> {
+    use nix::sys::socket::{SockFlag, accept4};
+    let fd = accept4(
+        listener.as_raw_fd(),
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+    )?;
+    // SAFETY: accept4 just returned this descriptor, new and owned by nothing else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 

@@ -13,7 +13,7 @@ use common::CONTROL_DIR;
 use common::control::{SvscanCommand as Ctl, write_control};
 use predicates::prelude::*;
 
-const USAGE: &str = "svscan: usage: svscan [ -c services_max | -C services_max ] [ -L name_max ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] [ --supervise prog ] [ dir ]\n";
+const USAGE: &str = "svscan: usage: svscan [ -c services_max | -C services_max ] [ -L name_max ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] [ --supervise prog ] [ --watch ] [ dir ]\n";
 
 fn svscan() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("svscan").unwrap()
