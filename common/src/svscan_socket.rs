@@ -468,8 +468,15 @@ impl Connection {
         match send(self.fd.as_raw_fd(), message, MsgFlags::MSG_NOSIGNAL) {
             Ok(_) => Ok(()),
             Err(Errno::EAGAIN) => Err(ClientError::TimedOut),
-            // svscan closed the connection before reading it: it is leaving.
-            Err(Errno::EPIPE | Errno::ECONNRESET) => Err(ClientError::Left),
+            // svscan closed the connection before reading it: it said it was busy, or it is
+            // leaving.
+            Err(Errno::EPIPE | Errno::ECONNRESET) => {
+                let mut buf = [0u8; 1];
+                match self.recv_queued(&mut buf) {
+                    Ok(1) if buf[0] == BUSY => Err(ClientError::Busy),
+                    _ => Err(ClientError::Left),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -490,12 +497,26 @@ impl Connection {
                 Ok(_) => {}
                 Err(e) => return Err(e.into()),
             }
-            match recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+            match self.recv_queued(buf) {
                 Ok(n) => return Ok(&buf[..n]),
                 Err(Errno::EAGAIN | Errno::EINTR) => {}
-                Err(Errno::ECONNRESET) => return Ok(&[]),
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// A message already queued (0 at the connection's end). svscan closing a connection
+    /// with a request unread (a client told busy) makes the next receive fail once with
+    /// ECONNRESET, ahead of what it sent before closing: that is read after it.
+    fn recv_queued(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        match recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+            Err(Errno::ECONNRESET) => {
+                match recv(self.fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT) {
+                    Err(Errno::ECONNRESET | Errno::EAGAIN) => Ok(0),
+                    other => other,
+                }
+            }
+            other => other,
         }
     }
 }
