@@ -1,0 +1,310 @@
+//! `.s6-svscan/event`, an ftrig fifodir (`svscan/src/events.rs`), with Debian's real s6 tools;
+//! and what slow, dead or malicious clients of the events and of the socket cost: nothing.
+
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use common::SVSCAN_EVENT_DIR;
+use integration_tests::{DEADLINE, Fixture, real_s6};
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr, connect, recv, send, socket,
+};
+use nix::sys::stat::Mode;
+
+use crate::support::{ctl, ctl_ok, run, skipped_for_c, supervisor_of};
+
+/// "`s6-ftrig-listen1 DIR/.s6-svscan/event s s6-svscanctl -a DIR` returns after the rescan":
+/// Debian's tools, unchanged; the `s` comes after the start pass, so the new service has its
+/// supervisor when it returns.
+#[test]
+fn s6_ftrig_listen1_on_s_returns_after_the_rescan_and_its_start_pass() {
+    if skipped_for_c() {
+        return;
+    }
+    let (Some(listen1), Some(ctl)) = (real_s6("s6-ftrig-listen1"), real_s6("s6-svscanctl")) else {
+        return;
+    };
+    let fx = Fixture::new();
+    fx.service("old");
+    let mut sv = fx.start();
+    sv.wait_for("old started", DEADLINE, |e| e.pid_of("old").is_some());
+    fx.service("new");
+    let ran = run(std::process::Command::new(listen1)
+        .args(["-t", "8000"])
+        .arg(fx.path(SVSCAN_EVENT_DIR))
+        .arg("s")
+        .arg(ctl)
+        .arg("-a")
+        .arg(fx.scandir()));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(ran.stdout, "s\n");
+    assert!(supervisor_of(sv.pid(), "new").is_some());
+}
+
+/// "`x` when it leaves its loop": `s6-ftrig-listen1 … x svscanctl -t` prints it.
+#[test]
+fn s6_ftrig_listen1_on_x_returns_when_svscan_leaves() {
+    if skipped_for_c() {
+        return;
+    }
+    let Some(listen1) = real_s6("s6-ftrig-listen1") else {
+        return;
+    };
+    let fx = Fixture::new();
+    fx.service("a");
+    let mut sv = fx.start();
+    sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
+    let ran = run(std::process::Command::new(listen1)
+        .args(["-t", "8000"])
+        .arg(fx.path(SVSCAN_EVENT_DIR))
+        .arg("x")
+        .arg(integration_tests::binary("svscanctl"))
+        .arg("-t")
+        .arg(fx.scandir()));
+    assert_eq!(ran.code, Some(0), "{ran:?}");
+    assert_eq!(ran.stdout, "x\n");
+    assert!(sv.wait_exit(DEADLINE).success());
+}
+
+/// "A subscriber that never reads must not block svscan (publishing is non-blocking; dead
+/// subscribers' FIFOs are removed as s6 does)": a subscriber whose FIFO is full, and the FIFO
+/// of one that died, do not delay a rescan; the dead one's FIFO is removed by it.
+#[test]
+fn a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan() {
+    if skipped_for_c() {
+        return;
+    }
+    let fx = Fixture::new();
+    let mut sv = fx.start();
+    let dir = fx.path(SVSCAN_EVENT_DIR);
+    let stuck = common::ftrig::Subscriber::new(&dir).unwrap();
+    // Filled to the brim: svscan's next write to it would block, were it blocking.
+    let writer = open(
+        stuck.path(),
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    )
+    .unwrap();
+    let chunk = [b'?'; 4096];
+    while nix::unistd::write(&writer, &chunk).is_ok() {}
+    // A dead subscriber's FIFO (the right shape, nobody reading: killed by SIGKILL).
+    let dead_path = dir.join("ftrig1:@400000006592123401020304:AAAAAA");
+    nix::unistd::mkfifo(&dead_path, Mode::from_bits_truncate(0o600)).unwrap();
+    for i in 0..3 {
+        let name = format!("s{i}");
+        fx.service(&name);
+        let ran = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        assert!(
+            ran.took < Duration::from_secs(2),
+            "a rescan took {:?}",
+            ran.took
+        );
+        assert!(supervisor_of(sv.pid(), &name).is_some());
+    }
+    assert!(
+        stuck.path().exists(),
+        "a live subscriber's FIFO was removed"
+    );
+    assert!(
+        !dead_path.exists(),
+        "the dead subscriber's FIFO is still there"
+    );
+    sv.ctl("t");
+    assert!(sv.wait_exit(DEADLINE).success());
+}
+
+/// A raw client of `.s6-svscan/socket`.
+fn connect_raw(fx: &Fixture) -> std::os::fd::OwnedFd {
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let addr = UnixAddr::new(&fx.path(common::SVSCAN_SOCKET)).unwrap();
+    connect(fd.as_raw_fd(), &addr).unwrap();
+    fd
+}
+
+/// Waits (with a deadline) for what svscan sends, or the end of the connection (empty).
+fn answer(fd: &std::os::fd::OwnedFd) -> Vec<u8> {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        fd.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let ms = u16::try_from(DEADLINE.as_millis()).unwrap_or(u16::MAX);
+    assert_eq!(
+        nix::poll::poll(&mut fds, ms).unwrap(),
+        1,
+        "svscan never answered"
+    );
+    let mut buf = [0u8; 64];
+    match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(Errno::ECONNRESET) => Vec::new(),
+        Err(e) => panic!("recv: {e}"),
+    }
+}
+
+/// "A slow, dead or malicious client (a non-reading socket, garbage requests ...) costs
+/// svscan nothing and cannot stall it": garbage and a second request close the connection,
+/// a client that never sends holds a slot and nothing else, and clients beyond the fixed
+/// maximum are told busy; rescans go on meanwhile.
+#[test]
+fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() {
+    if skipped_for_c() {
+        return;
+    }
+    let fx = Fixture::new();
+    fx.service("a");
+    let mut sv = fx.start();
+    sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
+    for garbage in [&b"x"[..], b"wx", b"la", b"", &[b'w'; 80]] {
+        let c = connect_raw(&fx);
+        send(c.as_raw_fd(), garbage, MsgFlags::empty()).unwrap();
+        assert_eq!(answer(&c), b"", "{garbage:?} was answered");
+    }
+    let twice = connect_raw(&fx);
+    send(twice.as_raw_fd(), b"w", MsgFlags::empty()).unwrap();
+    // svscan may have answered and closed already (EPIPE).
+    let _ = send(twice.as_raw_fd(), b"w", MsgFlags::MSG_NOSIGNAL);
+    let got = answer(&twice);
+    assert!(got.is_empty() || got == b"k", "{got:?}");
+    let silent = connect_raw(&fx);
+    for i in 0..3 {
+        let name = format!("new{i}");
+        fx.service(&name);
+        let ran = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        assert!(
+            ran.took < Duration::from_secs(2),
+            "a rescan took {:?}",
+            ran.took
+        );
+        assert!(supervisor_of(sv.pid(), &name).is_some());
+    }
+    // Fill the other slots: the one beyond them is told busy.
+    let mut held = vec![silent];
+    let busy = loop {
+        let c = connect_raw(&fx);
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(
+            c.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, 100u16).unwrap() == 1 {
+            break answer(&c);
+        }
+        held.push(c);
+        assert!(held.len() <= 64, "never told busy");
+    };
+    assert_eq!(busy, b"B");
+    assert_eq!(held.len(), 32, "the fixed maximum of clients");
+    let ran = ctl(fx.scandir(), &["-wa"]);
+    assert_eq!(ran.code, Some(111), "{ran:?}");
+    assert!(ran.stderr.ends_with(": too many clients\n"), "{ran:?}");
+    drop(held);
+    // The slots come back as the clients go (svscan sees them hang up).
+    integration_tests::wait_until("a slot free again", DEADLINE, || {
+        ctl(fx.scandir(), &["-wa"]).code == Some(0)
+    });
+}
+
+/// A client that asks for the listing and does not read it stalls only its own listing:
+/// with 2000 long-named entries (more than a socket's buffer holds; no supervisor is
+/// spawned: the supervise program is missing), rescans and other listings go on, and the
+/// slow reader gets the whole table, entries added meanwhile included, once it reads.
+#[test]
+fn a_client_that_does_not_read_its_listing_does_not_delay_a_rescan() {
+    if skipped_for_c() {
+        return;
+    }
+    let fx = Fixture::new();
+    let n = 2000;
+    for i in 0..n {
+        fx.service(&format!("{i:04}{}", "-".repeat(240)));
+    }
+    let _sv = fx
+        .svscan()
+        .args(["-C", "4000"])
+        .supervise("/nonexistent/s6-supervise")
+        .start();
+    ctl_ok(fx.scandir(), &["-wa"]);
+    let reader = connect_raw(&fx);
+    send(reader.as_raw_fd(), b"l", MsgFlags::empty()).unwrap();
+    for i in 0..3 {
+        fx.service(&format!("new{i}"));
+        let ran = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        assert!(
+            ran.took < Duration::from_secs(2),
+            "a rescan took {:?}",
+            ran.took
+        );
+    }
+    let others = ctl_ok(fx.scandir(), &["-l"]).stdout;
+    assert_eq!(others.lines().count(), n + 3);
+    let mut listed = 0;
+    let mut buf = vec![0u8; common::svscan_socket::MESSAGE_MAX];
+    loop {
+        use std::os::fd::AsFd;
+        let mut fds = [nix::poll::PollFd::new(
+            reader.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        assert_eq!(
+            nix::poll::poll(&mut fds, 10_000u16).unwrap(),
+            1,
+            "listing stalled"
+        );
+        let len = recv(reader.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap();
+        match &buf[..len] {
+            [b'e'] => break,
+            [b'r', records @ ..] => {
+                let mut records = records;
+                while !records.is_empty() {
+                    let (_, len) = common::svscan_socket::Record::decode(records).unwrap();
+                    records = &records[len..];
+                    listed += 1;
+                }
+            }
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+    // Appended after the cursor while the listing was stalled: so it did stall.
+    assert_eq!(listed, n + 3);
+}
+
+/// "Garbage and slow clients dropped": a connection that sends no request is closed after
+/// svscan's request timeout (10 s), freeing its slot, without a wake-up before it.
+#[test]
+fn a_connection_that_sends_nothing_is_closed_after_the_request_timeout() {
+    if skipped_for_c() {
+        return;
+    }
+    let fx = Fixture::new();
+    let _sv = fx.start();
+    let started = std::time::Instant::now();
+    let silent = connect_raw(&fx);
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        silent.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    assert_eq!(
+        nix::poll::poll(&mut fds, 15_000u16).unwrap(),
+        1,
+        "never closed"
+    );
+    assert_eq!(answer(&silent), b"");
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_secs(10)..Duration::from_secs(14)).contains(&took),
+        "closed after {took:?}"
+    );
+}
