@@ -2,8 +2,8 @@
 //! both running the `supervise-stub` test double on the same scan directories (the C one
 //! under `unshare -m` with the stub bind-mounted over its `s6-supervise`, as the harness does).
 //!
-//! Run: `cargo build --release --workspace && cargo bench -p integration-tests` (root, s6
-//! installed). `BENCH_QUICK=1`: small N, one round, short idle window, for development.
+//! Run: `cargo bench -p integration-tests` (root, s6 installed; the release binaries are built
+//! by the harness's `binary` if they are not current). `BENCH_QUICK=1`: small N, one round, short idle window, for development.
 //! `BENCH_ROUNDS=n`: rounds (default 3). Each round runs every scenario for ours, then for C
 //! (the order flips every round), and the table gives, per row, the median with the min–max
 //! spread over every sample, and the ratio ours/C of the medians.
@@ -32,7 +32,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use integration_tests::{
-    Events, Fixture, Implementation, StubControl, Svscan, UnderTest, now_mono_ns, target_dir,
+    Events, Fixture, Implementation, StubControl, Svscan, UnderTest, binary, now_mono_ns, procfs,
+    real_s6,
 };
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
@@ -216,26 +217,9 @@ fn context_switches(pid: i32) -> u64 {
         + proc_field(&status, "nonvoluntary_ctxt_switches").unwrap_or(0)
 }
 
-/// CPU time of `pid` in ns (first field of `/proc/PID/schedstat`).
+/// CPU time of `pid` in ns.
 fn cpu_ns(pid: i32) -> u64 {
-    proc_file(pid, "schedstat")
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Whether `pid` sleeps in a poll-family system call (x86_64 numbers: poll, select, epoll_wait,
-/// pselect6, ppoll, epoll_pwait, epoll_pwait2), judged from `/proc/PID/syscall` and its state.
-fn asleep_in_poll(pid: i32) -> bool {
-    const POLLS: [u64; 7] = [7, 23, 232, 270, 271, 281, 441];
-    let sleeping = integration_tests::procfs::state(pid) == Some('S');
-    let syscall = proc_file(pid, "syscall");
-    let nr = syscall
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok());
-    sleeping && nr.is_some_and(|n| POLLS.contains(&n))
+    procfs::cpu_time(pid).map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Bytes waiting in a pipe or FIFO.
@@ -285,7 +269,7 @@ fn reap_all() {
 fn contenders() -> [UnderTest; 2] {
     [
         UnderTest {
-            path: target_dir().join("svscan"),
+            path: binary("svscan"),
             implementation: Implementation::Ours,
         },
         UnderTest {
@@ -358,7 +342,7 @@ fn cpu_secs(sv: &Svscan<'_>) -> f64 {
 fn wait_quiet(sv: &mut Svscan<'_>, fifo: &OwnedFd) {
     let pid = sv.pid();
     sv.wait_until("svscan asleep in poll", FLEET_DEADLINE, |_| {
-        fionread(fifo) == 0 && asleep_in_poll(pid)
+        fionread(fifo) == 0 && procfs::in_poll(pid)
     });
 }
 
@@ -530,30 +514,17 @@ fn run_teardown(plan: &Plan, results: &mut Results, under: &UnderTest) {
     );
 }
 
+/// Builds ours (release: `cargo bench` runs in `target/release`) and checks for C's.
 fn check_binaries() {
-    let mut missing = Vec::new();
-    for bin in ["svscan", "supervise-stub"] {
-        let path = target_dir().join(bin);
-        if !path.is_file() {
-            missing.push(path);
-        }
-    }
-    if !missing.is_empty() {
-        eprintln!(
-            "bench: missing {missing:?}: run `cargo build --release --workspace && cargo bench \
-             -p integration-tests`"
-        );
-        std::process::exit(1);
-    }
     // A binary the linker has just written is dirty in the page cache, which smaps counts as
     // the process's Private_Dirty until writeback: write them back first.
     for bin in ["svscan", "supervise-stub"] {
-        if let Ok(f) = std::fs::File::open(target_dir().join(bin)) {
+        if let Ok(f) = std::fs::File::open(binary(bin)) {
             let _ = f.sync_all();
         }
     }
-    if !std::path::Path::new(C_SVSCAN).is_file() {
-        eprintln!("bench: {C_SVSCAN} is missing: apt-get install s6");
+    if let Err(skip) = real_s6("s6-svscan") {
+        eprintln!("bench: {}", skip.reason());
         std::process::exit(1);
     }
 }
@@ -575,7 +546,7 @@ fn main() {
         "bench: {} round(s), load {}, ours {}",
         plan.rounds,
         loadavg(),
-        target_dir().join("svscan").display()
+        binary("svscan").display()
     );
     let mut results = Results::default();
     // A first fleet of the largest size makes the kernel grow its caches (task structs, page

@@ -1,10 +1,75 @@
-//! The end-to-end harness of svscan: a scan directory in a temp dir, svscan started on it with
-//! the `supervise-stub` test double in place of `s6-supervise`, and the stub's event log to
-//! wait on. Every scenario of `tests/tests.rs` is written with it, and the same scenarios run
-//! against the C s6-svscan (see "The svscan under test"). It is not a place for assertions
-//! about svscan: those live in the scenarios, next to the spec line they prove.
+//! The end-to-end harness of the toolset: the runner of every end-to-end target ([`suite`]),
+//! the programs they run ([`binary`], [`real_s6`], [`reference`]), one process guard
+//! ([`process::Guard`]), one wait ([`poll_until`]), and for svscan's scenarios a scan
+//! directory in a temp dir ([`Fixture`]), svscan started on it with the `supervise-stub` test
+//! double in place of `s6-supervise` ([`Launch`], [`Svscan`]), and the stub's event log to
+//! wait on ([`Events`]). It is not a place for assertions about the programs: those live in
+//! the scenarios, next to the spec line they prove.
 //!
-//! # Writing a scenario
+//! # Targets and scenarios
+//! Each end-to-end target is a directory of `tests/` (`tests/svscan/`, `tests/supervise/`,
+//! `tests/clients/`) whose modules are named after the sections of its spec, so that a
+//! rule's test is found where the rule is. Its scenarios are plain functions, listed; the
+//! runner shows each one that did not run as `ignored (REASON)` and lists them all after the
+//! `test result:` line, instead of letting an early `return` pass for a success. A target
+//! adopts it in three steps:
+//!
+//! 1. in `Cargo.toml`, its `[[test]]` gets `harness = false`;
+//! 2. each module lists its scenarios at its top; a scenario is `fn name()` or
+//!    `fn name() -> Outcome` (to skip with `?`):
+//!    ```no_run
+//!    use integration_tests::suite::{Outcome, Scenario};
+//!    use integration_tests::{real_s6, scenario};
+//!
+//!    pub const SCENARIOS: &[Scenario] = &[
+//!        scenario!(svstat_reads_a_status_written_by_the_real_s6_supervise),
+//!        scenario!(a_supervisor_is_restarted_after_its_10_s_wait).slow(), // started first
+//!    ];
+//!
+//!    /// "The spec line it proves."
+//!    fn svstat_reads_a_status_written_by_the_real_s6_supervise() -> Outcome {
+//!        let supervise = real_s6("s6-supervise")?; // missing: skipped, a failure under CI
+//!        // ...
+//!        # let _ = supervise;
+//!        Ok(())
+//!    }
+//!
+//!    /// A scenario that never skips.
+//!    fn a_supervisor_is_restarted_after_its_10_s_wait() {
+//!        // ...
+//!    }
+//!    # fn main() { let _ = integration_tests::suite::run(&[SCENARIOS]); }
+//!    ```
+//! 3. `main.rs` runs them: `fn main() -> ExitCode { integration_tests::suite::run(&[a::SCENARIOS,
+//!    b::SCENARIOS]) }`.
+//!
+//! A function left out of every list is dead code, which the lints reject; a `#[test]` in a
+//! listed module (compiled out in a `harness = false` target) stops the run with its
+//! location. Skips ([`Skip`]): [`Skip::differs`] where the implementation under test
+//! legitimately differs (C 2.11 lacks an option, a **fix**; [`ours_only`] says so for the C
+//! svscan), only counted; [`Skip::missing`] where the machine lacks a program, root or a
+//! namespace ([`real_s6`], [`reference`], [`user::root`], [`pidns::available`] return it),
+//! counted, and a failure under CI (`CI` set). [`suite::optional`] turns one such result into
+//! an `Option` for a scenario that runs against whichever of several programs are here,
+//! recording the part that did not run. A scenario's [`note!`]s are shown only if it fails.
+//! Scenarios run several at a time (twice the cores, at least 4: they mostly wait on timers);
+//! `cargo test -p integration-tests --test svscan -- NAME --test-threads 1` as usual.
+//!
+//! # The programs
+//! - [`binary`]`(name)`: a binary of this workspace, rebuilt by `cargo build` if its sources
+//!   changed, so that `cargo test -p integration-tests` never tests old code; outside cargo,
+//!   a binary older than a source it was built from is a loud failure.
+//! - [`real_s6`]`(program)`: Debian's s6 and execline in `/usr/bin`; [`reference`]`(program)`:
+//!   the C s6 2.12.0.4 build, `$S6REF/bin/PROGRAM` ([`reference_dir`]). Both `Err(Skip)`
+//!   when missing.
+//! - [`program::run`]: a program run to its end within a deadline, its output kept.
+//! - [`process::Guard`]: any other process a test starts: in a process group of its own,
+//!   its whole tree killed by pid and reaped on drop, even when the test panics.
+//! - [`user::Uid::claim`]: a uid no process uses and no concurrent scenario holds (per-user
+//!   limits such as RLIMIT_NPROC count every process of the uid).
+//! - [`poll_until`]`(deadline, f)`: the one wait; [`wait_until`] panics at the deadline.
+//!
+//! # Writing an svscan scenario
 //! ```no_run
 //! use integration_tests::{DEADLINE, Fixture};
 //!
@@ -24,8 +89,8 @@
 //! A scenario builds its directory ([`Fixture`]), starts svscan ([`Fixture::start`] or
 //! [`Fixture::svscan`] for options), acts ([`Svscan::ctl`], [`Svscan::signal`], changes to the
 //! directory), waits with a deadline ([`Svscan::wait_for`], [`Svscan::wait_exit`],
-//! [`wait_until`]) and asserts. There are no sleeps: every wait polls the event log or `/proc`
-//! every few milliseconds until its deadline, and a timeout panics with the records so far and
+//! [`Svscan::rescan`], a barrier) and asserts. There are no sleeps: every wait polls the
+//! event log or `/proc` until its deadline, and a timeout panics with the records so far and
 //! svscan's stderr. Timing rules (the 1 s respawn throttle) are checked on the timestamps of
 //! the records (`mono_ns`, [`Event::secs_since`]) with [`assert_delay`]'s tolerance, never by
 //! sleeping. Each fixture is its own temp dir, so scenarios run in parallel.
@@ -34,23 +99,20 @@
 //! fds, environment), [`Svscan`] (the running daemon and its guard; its stdout and stderr go
 //! to files in the temp dir), [`Events`] and [`Event`] (the records, with look-ups such as
 //! `starts`, `lines`, `signals_to`, `running`, `line_numbers`), [`procfs`] (zombie children,
-//! fd count, existence of a pid), [`with_std_fds_only`] (for a program a test spawns itself),
-//! [`program::run`] (such a program run to its end within a deadline, its stderr kept).
+//! fd count, existence of a pid, asleep in poll, CPU time), [`with_std_fds_only`] (for a
+//! program a test spawns itself).
 //!
 //! # The svscan under test
-//! By default, ours: the `svscan` binary next to the test executable (`target/debug`), given
-//! the stub with `--supervise`. The environment variable `SVSCAN_UNDER_TEST` names another
-//! binary (best absolute: cargo runs the tests in the `integration-tests` directory); when its
-//! file name starts with `s6-` it is taken for skarnet's C s6-svscan, which
-//! hard-codes `s6-supervise` in its own directory: the harness then runs it as `unshare -m
-//! --propagation private sh -c 'mount --bind STUB DIR/s6-supervise && exec DIR/s6-svscan
-//! ARGS'` (root needed), which keeps the pid svscan's. [`implementation`] tells a scenario
-//! which one runs, for the places where the C tool legitimately differs (C 2.11, Debian's, has
-//! `-c` but not `-C`, and restarts a dead supervisor 1 s after its death).
-//!
-//! The binaries (`supervise-stub`, `svscan`, `svscanctl`) are not dependencies of this crate:
-//! `cargo test --workspace` builds them; `cargo test -p integration-tests` alone does not, and
-//! may run stale ones.
+//! By default, ours: the `svscan` binary of this workspace, given the stub with
+//! `--supervise`. The environment variable `SVSCAN_UNDER_TEST` names another binary (best
+//! absolute: cargo runs the tests in the `integration-tests` directory); when its file name
+//! starts with `s6-` it is taken for skarnet's C s6-svscan, which hard-codes `s6-supervise`
+//! in its own directory: the harness then runs it as `unshare -m --propagation private sh -c
+//! 'mount --bind STUB DIR/s6-supervise && exec DIR/s6-svscan ARGS'` (root needed), which
+//! keeps the pid svscan's. [`implementation`] tells a scenario which one runs, for the places
+//! where the C tool legitimately differs (C 2.11, Debian's, has `-c` but not `-C`, and
+//! restarts a dead supervisor 1 s after its death); [`UnderTest::prog`] is the name its
+//! diagnostics start with.
 //!
 //! # The stub
 //! svscan runs it as `s6-supervise NAME` in the scan dir; it appends one JSON record per event
@@ -66,20 +128,17 @@
 //! has the details of each record and file.
 //!
 //! # Teardown
-//! svscan runs in a process group of its own. Dropping the [`Svscan`] guard stops that group
-//! while svscan is still unreaped (so the group id cannot have been reused), lists svscan's
-//! descendants, kills the group, then kills each descendant and every process of the event log
-//! (stubs and orphans, which may have left the group or the tree) whose `/proc` start time
-//! still matches, and reaps svscan.
+//! svscan runs in a process group of its own ([`process::Guard`]). Dropping the [`Svscan`]
+//! guard stops that group while svscan is still unreaped (so the group id cannot have been
+//! reused), lists svscan's descendants, kills the group, then kills each descendant and every
+//! process of the event log (stubs and orphans, which may have left the group or the tree)
+//! whose `/proc` start time still matches, and reaps svscan.
 
 use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -87,189 +146,34 @@ use nix::fcntl::{OFlag, open};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::stat::Mode;
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-use nix::time::{ClockId, clock_gettime};
-use nix::unistd::{Pid, dup2_raw};
+use nix::unistd::Pid;
 
+pub mod binaries;
 pub mod events;
 pub mod json;
 pub mod pidns;
+pub mod process;
 pub mod procfs;
 pub mod program;
+pub mod suite;
+pub mod user;
+pub mod wait;
 pub mod wrapper;
 
+pub use binaries::{
+    Implementation, UNDER_TEST_ENV, UnderTest, binary, implementation, ours_only, real_s6,
+    reference, reference_dir, target_dir, under_test, workspace_root,
+};
 pub use events::{Event, EventLog, Events, FdInfo};
+pub use process::{Exit, signal_pid, with_std_fds_only};
+pub use suite::{Outcome, Skip};
+pub use wait::{
+    DEADLINE, EARLY_SLACK, LATE_SLACK, POLL_INTERVAL, assert_delay, now_mono_ns, poll_until,
+    wait_until,
+};
 
-/// The deadline for waits that succeed when things work: long enough for a loaded 2-core CI
-/// machine, and only ever reached by a failing test.
-pub const DEADLINE: Duration = Duration::from_secs(10);
-/// How often waits look at the event log or `/proc`.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(5);
-/// The environment variable choosing the svscan binary.
-pub const UNDER_TEST_ENV: &str = "SVSCAN_UNDER_TEST";
 /// The environment variable naming the stub's event log.
 pub const STUB_EVENTS_ENV: &str = "SUPERVISE_STUB_EVENTS";
-
-// ------------------------------------------------------------------ binaries
-
-/// The directory of the workspace's binaries: the test executable lives in `target/debug/deps`.
-#[must_use]
-pub fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let dir = exe.parent().expect("test executable has a directory");
-    match dir.file_name() {
-        Some(n) if n == "deps" => dir.parent().unwrap_or(dir).to_owned(),
-        _ => dir.to_owned(),
-    }
-}
-
-/// A binary of this workspace (`supervise-stub`, `svscan`, `svscanctl`) next to the tests.
-///
-/// # Panics
-/// If it has not been built.
-#[must_use]
-pub fn binary(name: &str) -> PathBuf {
-    let path = target_dir().join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build --workspace` (or `cargo test --workspace`, which builds it)",
-        path.display()
-    );
-    path
-}
-
-/// A program of Debian's `s6` package (`s6-supervise`, `s6-svstat`, ...) for interop
-/// scenarios: `None`, with a note, when it is not installed, so the scenario can return early;
-/// under CI (`CI` set) its absence is a failure instead.
-///
-/// # Panics
-/// If it is missing and `CI` is set.
-#[must_use]
-pub fn real_s6(program: &str) -> Option<PathBuf> {
-    let path = Path::new("/usr/bin").join(program);
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: CI must install Debian's s6 (apt-get install -y s6)",
-        path.display()
-    );
-    eprintln!(
-        "skipped: {} is not installed (apt-get install s6)",
-        path.display()
-    );
-    None
-}
-
-/// Which svscan the scenarios run against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Implementation {
-    /// This workspace's `svscan`.
-    Ours,
-    /// skarnet's C s6-svscan (Debian's is 2.11).
-    C,
-}
-
-/// The svscan binary under test and what it is.
-#[derive(Clone, Debug)]
-pub struct UnderTest {
-    pub path: PathBuf,
-    pub implementation: Implementation,
-}
-
-/// The svscan under test: `SVSCAN_UNDER_TEST` if set, else our `svscan` next to the tests.
-///
-/// # Panics
-/// If our binary is chosen and has not been built.
-pub fn under_test() -> &'static UnderTest {
-    static UNDER_TEST: OnceLock<UnderTest> = OnceLock::new();
-    UNDER_TEST.get_or_init(|| match std::env::var_os(UNDER_TEST_ENV) {
-        Some(path) if !path.is_empty() => {
-            // svscan runs in the scan dir: a relative path must not be taken from there.
-            let path = std::path::absolute(&path).unwrap_or_else(|_| PathBuf::from(path));
-            assert!(
-                path.is_file(),
-                "{UNDER_TEST_ENV}={} is not a file (a relative path is taken from the \
-                 integration-tests directory, where cargo runs the tests)",
-                path.display()
-            );
-            let is_c = path
-                .file_name()
-                .and_then(OsStr::to_str)
-                .is_some_and(|n| n.starts_with("s6-"));
-            let implementation = if is_c {
-                Implementation::C
-            } else {
-                Implementation::Ours
-            };
-            UnderTest {
-                path,
-                implementation,
-            }
-        }
-        _ => UnderTest {
-            path: binary("svscan"),
-            implementation: Implementation::Ours,
-        },
-    })
-}
-
-/// Which implementation the scenarios run against.
-pub fn implementation() -> Implementation {
-    under_test().implementation
-}
-
-// ------------------------------------------------------------------ waiting
-
-/// CLOCK_MONOTONIC now, in nanoseconds: the clock of the records' `mono_ns`.
-#[must_use]
-pub fn now_mono_ns() -> i64 {
-    let t = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("clock_gettime");
-    t.tv_sec() * 1_000_000_000 + t.tv_nsec()
-}
-
-/// How much earlier than due a timed record may look: a stub stamps its records after its exec
-/// and start-up, which a loaded machine delays by a varying amount, so the gap between two
-/// starts can come out shorter than the gap between the two spawns.
-pub const EARLY_SLACK: f64 = 0.15;
-/// How much later than due a timed record may be: scheduling on a loaded 2-core machine.
-pub const LATE_SLACK: f64 = 0.5;
-
-/// Asserts that a delay measured on record stamps (in seconds) is `expected`, within
-/// [`EARLY_SLACK`] and [`LATE_SLACK`].
-///
-/// # Panics
-/// If it is not, naming `what`.
-pub fn assert_delay(what: &str, secs: f64, expected: f64) {
-    assert!(
-        (expected - EARLY_SLACK..=expected + LATE_SLACK).contains(&secs),
-        "{what}: {secs:.3} s, expected {expected:.3} s (-{EARLY_SLACK}, +{LATE_SLACK})"
-    );
-}
-
-/// Sends `sig` to `pid` (a stub's, from its records).
-///
-/// # Panics
-/// If the process is gone.
-pub fn signal_pid(pid: i32, sig: Signal) {
-    kill(Pid::from_raw(pid), sig).unwrap_or_else(|e| panic!("kill -{sig} {pid}: {e}"));
-}
-
-/// Polls `done` every [`POLL_INTERVAL`] until it holds.
-///
-/// # Panics
-/// If it does not hold within `within`.
-pub fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        std::thread::sleep(POLL_INTERVAL);
-    }
-}
 
 // ------------------------------------------------------------------ the scan directory
 
@@ -492,13 +396,29 @@ impl Fixture {
         }
     }
 
+    /// A launch of Debian's C s6-svscan with its own s6-supervise, whatever the svscan under
+    /// test: for what ours must work with (`svscanctl`, `common`'s lock).
+    ///
+    /// # Errors
+    /// A [`Skip::missing`] when Debian's s6 is not installed.
+    #[track_caller]
+    pub fn real_svscan(&self) -> Result<Launch<'_>, Skip> {
+        let under = UnderTest {
+            path: real_s6("s6-svscan")?,
+            implementation: Implementation::C,
+        };
+        Ok(self
+            .svscan()
+            .under(under)
+            .supervise(real_s6("s6-supervise")?))
+    }
+
     /// svscan with no option but `-d 3`, ready for commands.
     #[must_use]
     pub fn start(&self) -> Svscan<'_> {
         self.svscan().start()
     }
 }
-
 // ------------------------------------------------------------------ starting svscan
 
 /// How svscan is to be started: options, environment, extra fds.
@@ -578,64 +498,6 @@ impl<'f> Launch<'f> {
     }
 }
 
-/// In the child: puts each `(source, target)` fd in place, without CLOEXEC. Sources are first
-/// moved above every target, so that a source numbered like another target is not lost.
-fn place_fds(plan: &[(RawFd, RawFd)]) -> std::io::Result<()> {
-    const PARK: RawFd = 512;
-    let err = |e: Errno| std::io::Error::from_raw_os_error(e as i32);
-    for (i, (source, _)) in plan.iter().enumerate() {
-        // SAFETY: `source` is an fd the parent owns and kept open across the fork.
-        let source = unsafe { BorrowedFd::borrow_raw(*source) };
-        // SAFETY: PARK + i is above every fd the harness uses; dup2 replaces whatever is there.
-        let parked = unsafe { dup2_raw(source, PARK + i as RawFd) }.map_err(err)?;
-        let _ = parked.into_raw_fd();
-    }
-    for (i, (_, target)) in plan.iter().enumerate() {
-        // SAFETY: the parked fd was opened above and is closed right after.
-        let parked = unsafe { BorrowedFd::borrow_raw(PARK + i as RawFd) };
-        // SAFETY: dup2 onto `target` is what the caller asked for; the result is kept open.
-        let placed = unsafe { dup2_raw(parked, *target) }.map_err(err)?;
-        let _ = placed.into_raw_fd();
-    }
-    for i in 0..plan.len() {
-        nix::unistd::close(PARK + i as RawFd).map_err(err)?;
-    }
-    close_inherited_fds(|fd| plan.iter().any(|(_, target)| *target == fd));
-    Ok(())
-}
-
-/// In a child between fork and exec: closes every fd from 3 up that would survive the exec
-/// (no FD_CLOEXEC) and that `keep` does not claim, so that the program starts with only what
-/// the test gave it, whatever fds the test runner itself inherited. CLOEXEC fds are left to
-/// the exec (std's own error-reporting pipe is one of them).
-fn close_inherited_fds(keep: impl Fn(RawFd) -> bool) {
-    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-    use nix::sys::resource::{Resource, getrlimit};
-    let limit =
-        getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft.min(4096)) as RawFd;
-    for fd in (3..limit).filter(|fd| !keep(*fd)) {
-        // SAFETY: the borrow lasts for this one fcntl, which fails with EBADF on a closed fd;
-        // the child has a single thread, so nothing closes or reuses `fd` meanwhile.
-        let flags = fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, FcntlArg::F_GETFD);
-        if flags.is_ok_and(|f| !FdFlag::from_bits_truncate(f).contains(FdFlag::FD_CLOEXEC)) {
-            let _ = nix::unistd::close(fd);
-        }
-    }
-}
-
-/// Makes `cmd`'s child start with fds 0, 1 and 2 only (for tests that spawn a program by
-/// hand, as svscan is spawned by [`Launch::start`]).
-pub fn with_std_fds_only(cmd: &mut Command) -> &mut Command {
-    // SAFETY: the closure runs between fork and exec and makes only fcntl and close calls,
-    // which are async-signal-safe, without allocating.
-    unsafe {
-        cmd.pre_exec(|| {
-            close_inherited_fds(|_| false);
-            Ok(())
-        })
-    }
-}
-
 // ------------------------------------------------------------------ the running svscan
 
 /// A running svscan: the guard that talks to it, reads the event log, and kills and reaps
@@ -643,20 +505,17 @@ pub fn with_std_fds_only(cmd: &mut Command) -> &mut Command {
 #[derive(Debug)]
 pub struct Svscan<'f> {
     fx: &'f Fixture,
-    child: Child,
-    pid: Pid,
+    process: process::Guard,
     log: EventLog,
     stdout: PathBuf,
     stderr: PathBuf,
-    /// Its exit, once seen (svscan stays unreaped until drop).
-    exit: Option<WaitStatus>,
 }
 
 impl Svscan<'_> {
     /// svscan's pid (also its process group).
     #[must_use]
     pub fn pid(&self) -> i32 {
-        self.pid.as_raw()
+        self.process.pid()
     }
 
     /// What svscan wrote to its stderr so far.
@@ -679,7 +538,7 @@ impl Svscan<'_> {
 
     /// Creates service `marker`, sends `a` and waits for its supervisor: a barrier after
     /// which a scan requested after everything the test did before has completed, and the
-    /// start pass after it has run.
+    /// start pass after it has run (so every command sent before has been acted on).
     ///
     /// # Panics
     /// If `marker` is not started within [`DEADLINE`].
@@ -726,7 +585,7 @@ impl Svscan<'_> {
     /// # Panics
     /// If svscan is gone.
     pub fn signal(&self, sig: Signal) {
-        kill(self.pid, sig).unwrap_or_else(|e| panic!("kill -{sig} svscan: {e}"));
+        kill(Pid::from_raw(self.pid()), sig).unwrap_or_else(|e| panic!("kill -{sig} svscan: {e}"));
     }
 
     /// Every record so far.
@@ -744,19 +603,36 @@ impl Svscan<'_> {
         within: Duration,
         mut done: impl FnMut(&Events) -> bool,
     ) -> &Events {
-        let deadline = Instant::now() + within;
-        loop {
-            if done(self.log.refresh()) {
-                return self.log.events();
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {within:?} waiting for {what}{}",
-                    self.context()
-                );
-            }
-            std::thread::sleep(POLL_INTERVAL);
+        if !self.holds_within(within, &mut done) {
+            panic!(
+                "timed out after {within:?} waiting for {what}{}",
+                self.context()
+            );
         }
+        self.log.events()
+    }
+
+    /// Waits until a supervisor named `name` has started, and returns the pid of the last.
+    ///
+    /// # Panics
+    /// If none starts within [`DEADLINE`].
+    pub fn wait_started(&mut self, name: &str) -> i32 {
+        self.wait_for(&format!("{name} started"), DEADLINE, |e| {
+            e.pid_of(name).is_some()
+        })
+        .pid_of(name)
+        .expect("a start record")
+    }
+
+    /// Whether `done` comes to hold for the records within `within` (for a scenario that
+    /// must tell another implementation's failure from ours without failing on it).
+    pub fn holds_within(&mut self, within: Duration, done: impl FnMut(&Events) -> bool) -> bool {
+        let mut done = done;
+        let log = &mut self.log;
+        poll_until(Instant::now() + within, || {
+            done(log.refresh()).then_some(())
+        })
+        .is_some()
     }
 
     /// Waits until `done` holds (a `/proc` condition, svscan's output), then returns.
@@ -769,35 +645,17 @@ impl Svscan<'_> {
         within: Duration,
         mut done: impl FnMut(&Self) -> bool,
     ) {
-        let deadline = Instant::now() + within;
-        while !done(self) {
-            if Instant::now() >= deadline {
-                panic!(
-                    "timed out after {within:?} waiting for {what}{}",
-                    self.context()
-                );
-            }
-            std::thread::sleep(POLL_INTERVAL);
+        if poll_until(Instant::now() + within, || done(self).then_some(())).is_none() {
+            panic!(
+                "timed out after {within:?} waiting for {what}{}",
+                self.context()
+            );
         }
     }
 
     /// Whether svscan has exited (it stays a zombie until the guard is dropped).
     pub fn has_exited(&mut self) -> bool {
-        self.poll_exit().is_some()
-    }
-
-    fn poll_exit(&mut self) -> Option<WaitStatus> {
-        if self.exit.is_none() {
-            // WNOWAIT: look without reaping, so that the pid and the process group stay ours
-            // until drop has killed the group.
-            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-            match waitid(Id::Pid(self.pid), flags) {
-                Ok(WaitStatus::StillAlive) => {}
-                Ok(status) => self.exit = Some(status),
-                Err(e) => panic!("waitid svscan: {e}"),
-            }
-        }
-        self.exit
+        self.process.exit().is_some()
     }
 
     /// Waits for svscan to exit and returns how.
@@ -806,17 +664,11 @@ impl Svscan<'_> {
     /// If it is still running after `within`: it is killed, and the panic shows the records
     /// and its stderr.
     pub fn wait_exit(&mut self, within: Duration) -> Exit {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.poll_exit() {
-                return Exit(status);
-            }
-            if Instant::now() >= deadline {
-                let _ = killpg(self.pid, Signal::SIGKILL);
-                panic!("svscan still running after {within:?}{}", self.context());
-            }
-            std::thread::sleep(POLL_INTERVAL);
+        if let Some(exit) = self.process.wait_exit(within) {
+            return exit;
         }
+        let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
+        panic!("svscan still running after {within:?}{}", self.context());
     }
 
     /// Reads the readiness pipe until the newline.
@@ -851,15 +703,15 @@ impl Svscan<'_> {
 
     /// svscan's state, records and stderr, for failure messages.
     fn context(&mut self) -> String {
-        let state = match self.poll_exit() {
-            Some(status) => format!("exited: {status:?}"),
+        let state = match self.process.exit() {
+            Some(exit) => format!("exited: {:?}", exit.0),
             None => "running".to_owned(),
         };
         let events = self.log.refresh().dump();
         format!(
             "\n--- svscan ({}, pid {}): {state}\n--- records:\n{events}--- stderr:\n{}",
             under_test().path.display(),
-            self.pid,
+            self.pid(),
             self.stderr()
         )
     }
@@ -867,54 +719,11 @@ impl Svscan<'_> {
 
 impl Drop for Svscan<'_> {
     fn drop(&mut self) {
-        // svscan is unreaped, so its pid, which names the group, cannot have been reused.
-        // Stopped first, so that nothing in the group forks while the descendants are listed:
-        // a real s6-supervise puts its service in a session of its own, and a killed parent
-        // would leave it reparented, out of reach.
-        let _ = killpg(self.pid, Signal::SIGSTOP);
-        let descendants = procfs::descendants(self.pid.as_raw());
-        let _ = killpg(self.pid, Signal::SIGKILL);
-        // Then every recorded stub and orphan (an orphan outlives its stub, so it is no
-        // longer a descendant), identified by pid and start time so that a reused pid is
-        // never hit. No panic here: this runs during unwinding too.
+        // Every recorded stub and orphan too: an orphan outlives its stub, so it is no longer
+        // a descendant. No panic here: this runs during unwinding too.
         let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.log.refresh().processes()
         }));
-        for (pid, start) in descendants.into_iter().chain(recorded.unwrap_or_default()) {
-            if procfs::starttime(pid) == Some(start) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            }
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// How svscan exited.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exit(pub WaitStatus);
-
-impl Exit {
-    /// The exit code, if it exited rather than being killed.
-    #[must_use]
-    pub fn code(self) -> Option<i32> {
-        match self.0 {
-            WaitStatus::Exited(_, code) => Some(code),
-            _ => None,
-        }
-    }
-
-    /// The signal that killed it, if one did.
-    #[must_use]
-    pub fn signal(self) -> Option<Signal> {
-        match self.0 {
-            WaitStatus::Signaled(_, sig, _) => Some(sig),
-            _ => None,
-        }
-    }
-
-    /// Exited with code 0.
-    #[must_use]
-    pub fn success(self) -> bool {
-        self.code() == Some(0)
+        self.process.kill_tree(&recorded.unwrap_or_default());
     }
 }

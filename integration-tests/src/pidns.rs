@@ -11,19 +11,19 @@
 use std::process::{Command, Stdio};
 
 use crate::procfs;
+use crate::suite::{Outcome, Skip};
 
 /// The wrapper: a new PID namespace (and mount namespace, with its own `/proc`), svscan
 /// forked into it as pid 1.
 pub const UNSHARE_PID: [&str; 4] = ["unshare", "--pid", "--fork", "--mount-proc"];
 
 /// Whether this machine lets us make a PID namespace (root, and no seccomp policy against
-/// it). When it does not, prints a note so that the scenario can return early; under CI (`CI`
-/// set) that is a failure instead, since CI runs as root.
+/// it).
 ///
-/// # Panics
-/// If it is refused and `CI` is set.
-#[must_use]
-pub fn available() -> bool {
+/// # Errors
+/// A [`Skip::missing`] when it does not (a failure under CI, which runs as root).
+#[track_caller]
+pub fn available() -> Outcome {
     let ok = Command::new(UNSHARE_PID[0])
         .args(&UNSHARE_PID[1..])
         .arg("true")
@@ -32,14 +32,13 @@ pub fn available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "`unshare --pid --fork --mount-proc true` failed: CI must run as root"
-        );
-        eprintln!("skipped: unshare --pid is refused here (not root?)");
+    if ok {
+        Ok(())
+    } else {
+        Err(Skip::missing(
+            "a PID namespace (`unshare --pid --fork --mount-proc true` failed: not root?)",
+        ))
     }
-    ok
 }
 
 /// The pids of `pid` (an outer pid) in each PID namespace it belongs to, outermost first:

@@ -1,8 +1,12 @@
 //! Questions about processes that `/proc` answers without disturbing them: does a pid exist,
-//! is it a zombie, whose child is it, how many fds does it hold. A pid that vanishes while
-//! being read is simply absent from the answer.
+//! is it a zombie, whose child is it, how many fds does it hold, is it asleep in `poll`, how
+//! much CPU has it used. A pid that vanishes while being read is simply absent from the
+//! answer.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::libc;
 
 /// The fields of `/proc/PID/stat` after the command name, so `fields[0]` is field 3 (state).
 fn stat_fields(pid: i32) -> Option<Vec<String>> {
@@ -124,9 +128,80 @@ pub fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
+/// The poll-family system calls, by this architecture's numbers (the ones it has).
+const POLL_CALLS: &[libc::c_long] = &[
+    libc::SYS_ppoll,
+    libc::SYS_pselect6,
+    libc::SYS_epoll_pwait,
+    libc::SYS_epoll_pwait2,
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    libc::SYS_poll,
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    libc::SYS_select,
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    libc::SYS_epoll_wait,
+];
+
+/// Whether the system call `pid` is in (or was stopped in) is of the poll family (`poll`,
+/// `ppoll`, `select`, `epoll_wait` and friends), from `/proc/PID/syscall`. (Reading another
+/// process's `syscall` needs ptrace rights: root, or the same user.)
+#[must_use]
+pub fn in_poll_call(pid: i32) -> bool {
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let nr: Option<libc::c_long> = syscall
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok());
+    nr.is_some_and(|n| POLL_CALLS.contains(&n))
+}
+
+/// Whether `pid` sleeps in a poll-family system call ([`in_poll_call`]): for svscan or a
+/// stub, between two turns of its loop.
+#[must_use]
+pub fn in_poll(pid: i32) -> bool {
+    state(pid) == Some('S') && in_poll_call(pid)
+}
+
+/// The CPU time `pid` has used so far: the first field of `/proc/PID/schedstat`
+/// (nanoseconds), or, without schedstats, utime + stime of its `stat` (in USER_HZ, which is
+/// 100 on Linux whatever the kernel's HZ).
+#[must_use]
+pub fn cpu_time(pid: i32) -> Option<Duration> {
+    let schedstat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok();
+    if let Some(ns) = schedstat.and_then(|s| s.split_whitespace().next()?.parse().ok()) {
+        return Some(Duration::from_nanos(ns));
+    }
+    let fields = stat_fields(pid)?;
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_thread_blocked_in_poll_is_seen_in_poll() {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let poller = std::thread::spawn(move || {
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+            poll(&mut fds, PollTimeout::NONE).unwrap();
+        });
+        let tid = tid_rx.recv().unwrap();
+        crate::wait_until("the thread asleep in poll", crate::DEADLINE, || {
+            in_poll(tid)
+        });
+        nix::unistd::write(&w, b"x").unwrap();
+        poller.join().unwrap();
+        assert!(
+            !in_poll(std::process::id() as i32),
+            "this thread is not in poll"
+        );
+    }
 
     #[test]
     fn sees_this_process_and_its_zombie_child() {
@@ -136,6 +211,7 @@ mod tests {
         assert!(fd_count(me) >= 3);
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id() as i32;
+        assert!(cpu_time(me).is_some_and(|t| t > Duration::ZERO));
         crate::wait_until("the child to be a zombie", crate::DEADLINE, || {
             state(pid) == Some('Z')
         });

@@ -16,11 +16,10 @@ use std::process::{Command, Stdio};
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
-use nix::unistd::{Pid, pipe2};
+use nix::unistd::pipe2;
 
-use crate::{
-    EventLog, Implementation, Launch, STUB_EVENTS_ENV, Svscan, binary, place_fds, under_test,
-};
+use crate::process::{Guard, place_fds};
+use crate::{EventLog, Implementation, Launch, STUB_EVENTS_ENV, Svscan, binary, under_test};
 
 /// `sh -c 'trap "" HUP INT PIPE; exec "$0" "$@"'`: starts svscan with SIGHUP, SIGINT and
 /// SIGPIPE ignored, as `nohup` or a careless init would (an ignored signal stays ignored
@@ -120,8 +119,7 @@ impl<'f> Launch<'f> {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(File::create(&out_path).expect("create svscan stdout"))
-            .stderr(File::create(&err_path).expect("create svscan stderr"))
-            .process_group(0);
+            .stderr(File::create(&err_path).expect("create svscan stderr"));
         let plan: Vec<(RawFd, RawFd)> = self
             .fds
             .iter()
@@ -152,19 +150,14 @@ impl<'f> Launch<'f> {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", line[0]));
+        let process = Guard::spawn(&mut cmd);
         drop(self.fds);
-        let pid = Pid::from_raw(child.id() as i32);
         let mut sv = Svscan {
             fx: self.fx,
-            child,
-            pid,
+            process,
             log: EventLog::new(&self.fx.events),
             stdout: out_path,
             stderr: err_path,
-            exit: None,
         };
         if let Some(r) = ready {
             sv.wait_ready(&r);

@@ -5,20 +5,23 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use integration_tests::process::Guard;
 use integration_tests::{
-    DEADLINE, EventLog, Events, Fixture, POLL_INTERVAL, StubControl, binary, procfs,
+    DEADLINE, EventLog, Events, Exit, Fixture, StubControl, binary, poll_until, procfs, signal_pid,
+    wait_until, with_std_fds_only,
 };
 use nix::fcntl::OFlag;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use nix::sys::stat::fstat;
-use nix::unistd::{Pid, pipe2};
+use nix::unistd::pipe2;
 
-/// A stub started by the test as `s6-supervise NAME`, killed on drop.
+/// A stub started by the test as `s6-supervise NAME`, in the harness's guard: killed with
+/// its tree (its orphan too) on drop.
 struct Stub {
-    child: Child,
+    process: Guard,
     log: EventLog,
 }
 
@@ -35,61 +38,50 @@ impl Stub {
     }
 
     fn spawn(fx: &Fixture, cmd: &mut Command, stdin: Stdio, stdout: Stdio) -> Stub {
-        let child = integration_tests::with_std_fds_only(cmd)
-            .current_dir(fx.scandir())
-            .env(integration_tests::STUB_EVENTS_ENV, fx.events_path())
-            .stdin(stdin)
-            .stdout(stdout)
-            .process_group(0)
-            .spawn()
-            .expect("spawn supervise-stub");
+        let process = Guard::spawn(
+            with_std_fds_only(cmd)
+                .current_dir(fx.scandir())
+                .env(integration_tests::STUB_EVENTS_ENV, fx.events_path())
+                .stdin(stdin)
+                .stdout(stdout),
+        );
         Stub {
-            child,
+            process,
             log: EventLog::new(fx.events_path()),
         }
     }
 
     fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.process.pid()
     }
 
     fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.pid()), sig).expect("kill stub");
+        signal_pid(self.pid(), sig);
     }
 
     fn wait_for(&mut self, what: &str, mut done: impl FnMut(&Events) -> bool) -> &Events {
-        let deadline = Instant::now() + DEADLINE;
-        while !done(self.log.refresh()) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}:\n{}",
-                self.log.events().dump()
-            );
-            std::thread::sleep(POLL_INTERVAL);
+        let log = &mut self.log;
+        if poll_until(Instant::now() + DEADLINE, || {
+            done(log.refresh()).then_some(())
+        })
+        .is_none()
+        {
+            panic!("timed out waiting for {what}:\n{}", log.events().dump());
         }
         self.log.events()
     }
 
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait stub") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "stub still running:\n{}",
-                self.log.refresh().dump()
-            );
-            std::thread::sleep(POLL_INTERVAL);
+    fn wait_exit(&mut self) -> Exit {
+        match self.process.wait_exit(DEADLINE) {
+            Some(exit) => exit,
+            None => panic!("stub still running:\n{}", self.log.refresh().dump()),
         }
     }
-}
 
-impl Drop for Stub {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
-        let _ = self.child.wait();
+    /// The orphan of `stub-spawn-orphan` left the stub's tree: killed as the harness kills
+    /// what the records name.
+    fn kill_with(&mut self, recorded: &[(i32, i64)]) {
+        self.process.kill_tree(recorded);
     }
 }
 
@@ -319,5 +311,10 @@ fn spawned_orphan_records_itself_and_outlives_the_stub() {
     stub.signal(Signal::SIGTERM);
     stub.wait_exit();
     assert!(procfs::is_alive(orphan_pid));
-    // The stub's process group, killed on drop, holds the orphan too.
+    let recorded = stub.log.refresh().processes();
+    stub.kill_with(&recorded);
+    // SIGKILL takes effect a moment after kill(2) returns.
+    wait_until("the guard to kill the orphan too", DEADLINE, || {
+        !procfs::is_alive(orphan_pid)
+    });
 }

@@ -21,7 +21,7 @@ const SLEEPER: &str = "#!/bin/sh\nexec sleep 1000\n";
 /// The C builds of `prog` available here: Debian's and the reference's.
 fn c_programs(prog: &str) -> Vec<(Origin, std::path::PathBuf)> {
     let mut all = Vec::new();
-    if let Some(p) = real_s6(prog) {
+    if let Ok(p) = real_s6(prog) {
         all.push((Origin::Debian, p));
     }
     if let Some(p) = reference(prog) {

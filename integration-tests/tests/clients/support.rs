@@ -59,7 +59,7 @@ pub struct Supervisor {
 /// (`s6-supervise.real`: `s6-supervise` there is a wrapper for svscan's tests).
 pub fn supervisors() -> Vec<Supervisor> {
     let mut all = Vec::new();
-    if let Some(path) = real_s6("s6-supervise") {
+    if let Ok(path) = real_s6("s6-supervise") {
         all.push(Supervisor {
             name: "s6-supervise 2.11",
             origin: Origin::Debian,

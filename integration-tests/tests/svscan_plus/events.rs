@@ -5,7 +5,8 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use common::SVSCAN_EVENT_DIR;
-use integration_tests::{DEADLINE, Fixture, real_s6};
+use integration_tests::suite::Scenario;
+use integration_tests::{DEADLINE, Fixture, Outcome, program, real_s6, scenario};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::socket::{
@@ -13,69 +14,74 @@ use nix::sys::socket::{
 };
 use nix::sys::stat::Mode;
 
-use crate::support::{ctl, ctl_ok, run, skipped_for_c, supervisor_of};
+use crate::support::{ctl, ctl_ok, ours, supervisor_of};
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(s6_ftrig_listen1_on_s_returns_after_the_rescan_and_its_start_pass),
+    scenario!(s6_ftrig_listen1_on_x_returns_when_svscan_leaves),
+    scenario!(a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan),
+    scenario!(garbage_silent_and_surplus_clients_do_not_delay_a_rescan),
+    scenario!(a_client_that_does_not_read_its_listing_does_not_delay_a_rescan),
+    scenario!(a_connection_that_sends_nothing_is_closed_after_the_request_timeout),
+];
 
 /// "`s6-ftrig-listen1 DIR/.s6-svscan/event s s6-svscanctl -a DIR` returns after the rescan":
 /// Debian's tools, unchanged; the `s` comes after the start pass, so the new service has its
 /// supervisor when it returns.
-#[test]
-fn s6_ftrig_listen1_on_s_returns_after_the_rescan_and_its_start_pass() {
-    if skipped_for_c() {
-        return;
-    }
-    let (Some(listen1), Some(ctl)) = (real_s6("s6-ftrig-listen1"), real_s6("s6-svscanctl")) else {
-        return;
-    };
+fn s6_ftrig_listen1_on_s_returns_after_the_rescan_and_its_start_pass() -> Outcome {
+    ours()?;
+    let listen1 = real_s6("s6-ftrig-listen1")?;
+    let c_ctl = real_s6("s6-svscanctl")?;
     let fx = Fixture::new();
     fx.service("old");
     let mut sv = fx.start();
     sv.wait_for("old started", DEADLINE, |e| e.pid_of("old").is_some());
     fx.service("new");
-    let ran = run(std::process::Command::new(listen1)
-        .args(["-t", "8000"])
-        .arg(fx.path(SVSCAN_EVENT_DIR))
-        .arg("s")
-        .arg(ctl)
-        .arg("-a")
-        .arg(fx.scandir()));
+    let ran = program::run(
+        std::process::Command::new(listen1)
+            .args(["-t", "8000"])
+            .arg(fx.path(SVSCAN_EVENT_DIR))
+            .arg("s")
+            .arg(c_ctl)
+            .arg("-a")
+            .arg(fx.scandir()),
+        DEADLINE,
+    );
     assert_eq!(ran.code, Some(0), "{ran:?}");
     assert_eq!(ran.stdout, "s\n");
     assert!(supervisor_of(sv.pid(), "new").is_some());
+    Ok(())
 }
 
 /// "`x` when it leaves its loop": `s6-ftrig-listen1 … x svscanctl -t` prints it.
-#[test]
-fn s6_ftrig_listen1_on_x_returns_when_svscan_leaves() {
-    if skipped_for_c() {
-        return;
-    }
-    let Some(listen1) = real_s6("s6-ftrig-listen1") else {
-        return;
-    };
+fn s6_ftrig_listen1_on_x_returns_when_svscan_leaves() -> Outcome {
+    ours()?;
+    let listen1 = real_s6("s6-ftrig-listen1")?;
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
     sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
-    let ran = run(std::process::Command::new(listen1)
-        .args(["-t", "8000"])
-        .arg(fx.path(SVSCAN_EVENT_DIR))
-        .arg("x")
-        .arg(integration_tests::binary("svscanctl"))
-        .arg("-t")
-        .arg(fx.scandir()));
+    let ran = program::run(
+        std::process::Command::new(listen1)
+            .args(["-t", "8000"])
+            .arg(fx.path(SVSCAN_EVENT_DIR))
+            .arg("x")
+            .arg(integration_tests::binary("svscanctl"))
+            .arg("-t")
+            .arg(fx.scandir()),
+        DEADLINE,
+    );
     assert_eq!(ran.code, Some(0), "{ran:?}");
     assert_eq!(ran.stdout, "x\n");
     assert!(sv.wait_exit(DEADLINE).success());
+    Ok(())
 }
 
 /// "A subscriber that never reads must not block svscan (publishing is non-blocking; dead
 /// subscribers' FIFOs are removed as s6 does)": a subscriber whose FIFO is full, and the FIFO
 /// of one that died, do not delay a rescan; the dead one's FIFO is removed by it.
-#[test]
-fn a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     let mut sv = fx.start();
     let dir = fx.path(SVSCAN_EVENT_DIR);
@@ -95,13 +101,9 @@ fn a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan() {
     for i in 0..3 {
         let name = format!("s{i}");
         fx.service(&name);
-        let ran = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
+        let (ran, took) = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
         assert_eq!(ran.code, Some(0), "{ran:?}");
-        assert!(
-            ran.took < Duration::from_secs(2),
-            "a rescan took {:?}",
-            ran.took
-        );
+        assert!(took < Duration::from_secs(2), "a rescan took {took:?}");
         assert!(supervisor_of(sv.pid(), &name).is_some());
     }
     assert!(
@@ -114,6 +116,7 @@ fn a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan() {
     );
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success());
+    Ok(())
 }
 
 /// A raw client of `.s6-svscan/socket`.
@@ -155,11 +158,8 @@ fn answer(fd: &std::os::fd::OwnedFd) -> Vec<u8> {
 /// svscan nothing and cannot stall it": garbage and a second request close the connection,
 /// a client that never sends holds a slot and nothing else, and clients beyond the fixed
 /// maximum are told busy; rescans go on meanwhile.
-#[test]
-fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() {
-    if skipped_for_c() {
-        return;
-    }
+fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
@@ -179,13 +179,9 @@ fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() {
     for i in 0..3 {
         let name = format!("new{i}");
         fx.service(&name);
-        let ran = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
+        let (ran, took) = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
         assert_eq!(ran.code, Some(0), "{ran:?}");
-        assert!(
-            ran.took < Duration::from_secs(2),
-            "a rescan took {:?}",
-            ran.took
-        );
+        assert!(took < Duration::from_secs(2), "a rescan took {took:?}");
         assert!(supervisor_of(sv.pid(), &name).is_some());
     }
     // Fill the other slots: the one beyond them is told busy.
@@ -205,25 +201,23 @@ fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() {
     };
     assert_eq!(busy, b"B");
     assert_eq!(held.len(), 32, "the fixed maximum of clients");
-    let ran = ctl(fx.scandir(), &["-wa"]);
+    let (ran, _) = ctl(fx.scandir(), &["-wa"]);
     assert_eq!(ran.code, Some(111), "{ran:?}");
     assert!(ran.stderr.ends_with(": too many clients\n"), "{ran:?}");
     drop(held);
     // The slots come back as the clients go (svscan sees them hang up).
     integration_tests::wait_until("a slot free again", DEADLINE, || {
-        ctl(fx.scandir(), &["-wa"]).code == Some(0)
+        ctl(fx.scandir(), &["-wa"]).0.code == Some(0)
     });
+    Ok(())
 }
 
 /// A client that asks for the listing and does not read it stalls only its own listing:
 /// with 2000 long-named entries (more than a socket's buffer holds; no supervisor is
 /// spawned: the supervise program is missing), rescans and other listings go on, and the
 /// slow reader gets the whole table, entries added meanwhile included, once it reads.
-#[test]
-fn a_client_that_does_not_read_its_listing_does_not_delay_a_rescan() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_client_that_does_not_read_its_listing_does_not_delay_a_rescan() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     let n = 2000;
     for i in 0..n {
@@ -239,13 +233,9 @@ fn a_client_that_does_not_read_its_listing_does_not_delay_a_rescan() {
     send(reader.as_raw_fd(), b"l", MsgFlags::empty()).unwrap();
     for i in 0..3 {
         fx.service(&format!("new{i}"));
-        let ran = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
+        let (ran, took) = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
         assert_eq!(ran.code, Some(0), "{ran:?}");
-        assert!(
-            ran.took < Duration::from_secs(2),
-            "a rescan took {:?}",
-            ran.took
-        );
+        assert!(took < Duration::from_secs(2), "a rescan took {took:?}");
     }
     let others = ctl_ok(fx.scandir(), &["-l"]).stdout;
     assert_eq!(others.lines().count(), n + 3);
@@ -278,15 +268,13 @@ fn a_client_that_does_not_read_its_listing_does_not_delay_a_rescan() {
     }
     // Appended after the cursor while the listing was stalled: so it did stall.
     assert_eq!(listed, n + 3);
+    Ok(())
 }
 
 /// "Garbage and slow clients dropped": a connection that sends no request is closed after
 /// svscan's request timeout (10 s), freeing its slot, without a wake-up before it.
-#[test]
-fn a_connection_that_sends_nothing_is_closed_after_the_request_timeout() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_connection_that_sends_nothing_is_closed_after_the_request_timeout() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     let _sv = fx.start();
     let started = std::time::Instant::now();
@@ -307,4 +295,5 @@ fn a_connection_that_sends_nothing_is_closed_after_the_request_timeout() {
         (Duration::from_secs(10)..Duration::from_secs(14)).contains(&took),
         "closed after {took:?}"
     );
+    Ok(())
 }

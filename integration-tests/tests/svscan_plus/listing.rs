@@ -4,17 +4,24 @@
 use std::collections::BTreeSet;
 
 use integration_tests::json::Json;
-use integration_tests::{DEADLINE, Fixture, StubControl, procfs, wait_until};
+use integration_tests::suite::Scenario;
+use integration_tests::{DEADLINE, Fixture, Outcome, StubControl, procfs, scenario, wait_until};
 
-use crate::support::{ctl_ok, entry, int_of, list, skipped_for_c, str_of};
+use crate::support::{ctl_ok, entry, int_of, list, ours, str_of};
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(every_listed_pid_is_a_live_child_of_svscan),
+    scenario!(a_removed_entry_shows_inactive_until_its_supervisor_dies),
+    scenario!(a_throttled_entry_says_how_long_until_its_restart),
+    scenario!(a_failing_spawn_says_its_error_and_the_others_are_queued_behind_it),
+    scenario!(a_service_refused_for_too_many_services_is_listed_absent_with_the_reason),
+    scenario!(a_log_dir_still_another_services_logger_is_listed_as_waiting_for_old_logger),
+];
 
 /// "Every listed pid is a live child of svscan", with the names and partners of the scan
 /// directory: a logged pair names each other, an unpaired service has no partner.
-#[test]
-fn every_listed_pid_is_a_live_child_of_svscan() {
-    if skipped_for_c() {
-        return;
-    }
+fn every_listed_pid_is_a_live_child_of_svscan() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("a").logged("b").logged("c");
     let mut sv = fx.start();
@@ -55,15 +62,13 @@ fn every_listed_pid_is_a_live_child_of_svscan() {
         assert_eq!(fields.next(), Some("active"), "{line}");
     }
     assert_eq!(human.lines().count(), names.len());
+    Ok(())
 }
 
 /// "A removed entry shows inactive": taken out and rescanned, its supervisor lives on (a
 /// plain rescan kills nothing) and the listing says so; after `-wn` it is gone.
-#[test]
-fn a_removed_entry_shows_inactive_until_its_supervisor_dies() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_removed_entry_shows_inactive_until_its_supervisor_dies() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("gone").service("kept");
     let mut sv = fx.start();
@@ -90,15 +95,13 @@ fn a_removed_entry_shows_inactive_until_its_supervisor_dies() {
     wait_until("the entry forgotten", DEADLINE, || {
         entry(&list(fx.scandir()), "gone").is_none()
     });
+    Ok(())
 }
 
 /// "A throttled or failing entry says why": a supervisor that exits at once is throttled
 /// until 1 s after its start, and the listing says how long is left.
-#[test]
-fn a_throttled_entry_says_how_long_until_its_restart() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_throttled_entry_says_how_long_until_its_restart() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.control("flap", StubControl::Exit(0));
     let mut sv = fx.start();
@@ -115,15 +118,13 @@ fn a_throttled_entry_says_how_long_until_its_restart() {
     assert_eq!(str_of(&e, "state"), Some("active"));
     let until = int_of(&e, "until_ms").expect("until_ms");
     assert!((0..=1000).contains(&until), "throttled for {until} ms");
+    Ok(())
 }
 
 /// A failing spawn says its error: with a supervise program that does not exist, the first
 /// entry of the pass reports the spawn's errno, the others wait behind it.
-#[test]
-fn a_failing_spawn_says_its_error_and_the_others_are_queued_behind_it() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_failing_spawn_says_its_error_and_the_others_are_queued_behind_it() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("a").service("b").service("c");
     let mut sv = fx.svscan().supervise("/nonexistent/s6-supervise").start();
@@ -154,15 +155,13 @@ fn a_failing_spawn_says_its_error_and_the_others_are_queued_behind_it() {
         human.contains("spawn failed: No such file or directory, retry in "),
         "{human}"
     );
+    Ok(())
 }
 
 /// "Too many services": with `-C 4` (the least) and five services, the one the scan stopped
 /// at is listed as absent, with the reason.
-#[test]
-fn a_service_refused_for_too_many_services_is_listed_absent_with_the_reason() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_service_refused_for_too_many_services_is_listed_absent_with_the_reason() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     for n in ["a", "b", "c", "d", "e"] {
         fx.service(n);
@@ -194,15 +193,13 @@ fn a_service_refused_for_too_many_services_is_listed_absent_with_the_reason() {
         human.contains("too many services, next scan in "),
         "{human}"
     );
+    Ok(())
 }
 
 /// "Waiting for old logger": a logger moved under another service is still the first
 /// service's logger; the scan stops at the new `NAME/log` and the listing names it.
-#[test]
-fn a_log_dir_still_another_services_logger_is_listed_as_waiting_for_old_logger() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_log_dir_still_another_services_logger_is_listed_as_waiting_for_old_logger() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.logged("x").service("y");
     let mut sv = fx.start();
@@ -223,4 +220,5 @@ fn a_log_dir_still_another_services_logger_is_listed_as_waiting_for_old_logger()
     let old = entry(&listing, "x/log").unwrap();
     assert_eq!(str_of(old, "partner"), Some("x"));
     assert!(int_of(old, "pid").is_some());
+    Ok(())
 }

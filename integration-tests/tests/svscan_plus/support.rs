@@ -1,144 +1,52 @@
-//! What the scenarios of svscan's features beyond s6 share: running our `svscanctl` with its
-//! output, reading `-lj`, and looking at svscan's children and their pending signals in
+//! What the scenarios of svscan's features beyond s6 share: running our `svscanctl`, reading
+//! `-lj`, and looking at svscan's children, their pending signals and svscan's sleep in
 //! `/proc`.
 
 use std::ffi::OsStr;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use integration_tests::json::{self, Json};
-use integration_tests::{
-    DEADLINE, Implementation, binary, implementation, procfs, with_std_fds_only,
-};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use integration_tests::process::Guard;
+use integration_tests::program::{self, Ran};
+use integration_tests::{DEADLINE, Outcome, binary, ours_only, procfs, with_std_fds_only};
 
-/// These features are ours: against the C s6-svscan the scenario does not run.
-pub fn skipped_for_c() -> bool {
-    if implementation() == Implementation::C {
-        eprintln!("skipped: svscan's socket, events and --watch are beyond s6");
-        return true;
-    }
-    false
+/// These features are ours: against the C s6-svscan a scenario is skipped.
+pub fn ours() -> Outcome {
+    ours_only("svscan's socket, events and --watch are beyond s6")
 }
 
-/// How a client run by [`run`] ended.
-#[derive(Debug)]
-pub struct Ran {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-    /// From the spawn to the exit.
-    pub took: Duration,
-}
-
-/// Our `svscanctl` with these arguments.
-pub fn svscanctl<I, S>(args: I) -> Command
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
+/// `svscanctl ARGS DIR` (our svscanctl).
+pub fn ctl_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(binary("svscanctl"));
-    cmd.args(args);
+    cmd.args(args.iter().map(OsStr::new)).arg(dir);
     cmd
 }
 
-/// A client started in the background, its output to files (for [`finish`]).
-pub struct Running {
-    child: Child,
-    started: Instant,
-    out: std::fs::File,
-    err: std::fs::File,
-}
-
-impl Running {
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = kill(Pid::from_raw(self.pid()), Signal::SIGKILL);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `cmd` with fds 0-2 only, stdin on /dev/null.
-pub fn spawn(cmd: &mut Command) -> Running {
-    let out = tempfile::tempfile().expect("tempfile");
-    let err = tempfile::tempfile().expect("tempfile");
+/// Runs `svscanctl ARGS DIR` to its end, and how long it took.
+pub fn ctl(dir: &Path, args: &[&str]) -> (Ran, Duration) {
     let started = Instant::now();
-    let child = with_std_fds_only(cmd)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("dup"))
-        .stderr(err.try_clone().expect("dup"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    Running {
-        child,
-        started,
-        out,
-        err,
-    }
-}
-
-fn contents(file: &mut std::fs::File) -> String {
-    let mut s = String::new();
-    file.seek(SeekFrom::Start(0))
-        .and_then(|_| file.read_to_string(&mut s))
-        .expect("read output");
-    s
-}
-
-/// Waits for a background client to end, within `within`.
-///
-/// # Panics
-/// If it is still running then (it is killed by the guard).
-pub fn finish(mut r: Running, within: Duration) -> Ran {
-    let deadline = r.started + within;
-    loop {
-        if let Some(status) = r.child.try_wait().expect("try_wait") {
-            return Ran {
-                code: status.code(),
-                took: r.started.elapsed(),
-                stdout: contents(&mut r.out),
-                stderr: contents(&mut r.err),
-            };
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{:?} still running after {within:?}",
-            r.child
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Runs `cmd` to its end within [`DEADLINE`].
-pub fn run(cmd: &mut Command) -> Ran {
-    finish(spawn(cmd), DEADLINE)
-}
-
-/// `svscanctl ARGS DIR`.
-pub fn ctl_command(dir: &Path, args: &[&str]) -> Command {
-    svscanctl(args.iter().map(OsStr::new).chain([dir.as_os_str()]))
-}
-
-/// Runs `svscanctl ARGS DIR` to its end.
-pub fn ctl(dir: &Path, args: &[&str]) -> Ran {
-    run(&mut ctl_command(dir, args))
+    let ran = program::run(&mut ctl_command(dir, args), DEADLINE);
+    (ran, started.elapsed())
 }
 
 /// Runs `svscanctl ARGS DIR`, which must exit 0.
 pub fn ctl_ok(dir: &Path, args: &[&str]) -> Ran {
-    let ran = ctl(dir, args);
+    let (ran, _) = ctl(dir, args);
     assert_eq!(ran.code, Some(0), "svscanctl {args:?}: {ran:?}");
     ran
+}
+
+/// Starts `svscanctl ARGS DIR` in the background, its output discarded.
+pub fn ctl_background(dir: &Path, args: &[&str]) -> Guard {
+    let mut cmd = ctl_command(dir, args);
+    Guard::spawn(
+        with_std_fds_only(&mut cmd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
 }
 
 /// svscan's table, from `svscanctl -lj`.
@@ -178,7 +86,7 @@ pub fn supervisor_of(svscan: i32, name: &str) -> Option<i32> {
     })
 }
 
-/// The signals pending for `pid` (process-wide and its thread's), as a set of numbers.
+/// The signals pending for `pid` (process-wide and its thread's), as numbers.
 pub fn pending(pid: i32) -> Vec<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let mut mask = 0u64;
@@ -191,18 +99,6 @@ pub fn pending(pid: i32) -> Vec<i32> {
         }
     }
     (1..=64).filter(|s| mask & (1 << (s - 1)) != 0).collect()
-}
-
-/// Whether `pid` sleeps in a poll-family system call (x86_64: poll, select, epoll_wait,
-/// pselect6, ppoll, epoll_pwait, epoll_pwait2): svscan between two turns, a client waiting.
-pub fn asleep_in_poll(pid: i32) -> bool {
-    const POLLS: [u64; 7] = [7, 23, 232, 270, 271, 281, 441];
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr: Option<u64> = syscall
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok());
-    procfs::state(pid) == Some('S') && nr.is_some_and(|n| POLLS.contains(&n))
 }
 
 /// Whether `pid` sleeps in poll with no timeout (x86_64 `poll` with -1, or `ppoll` with a

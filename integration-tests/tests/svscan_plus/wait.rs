@@ -2,17 +2,31 @@
 //! `svscan/src/acks.rs`), exactly under concurrency, bounded by `-T`; and `-w`/`-l` against
 //! the C s6-svscan fail at once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::LOCK_FILE;
+use integration_tests::suite::Scenario;
 use integration_tests::{
-    DEADLINE, Fixture, Implementation, UnderTest, procfs, real_s6, signal_pid, wait_until,
+    DEADLINE, Fixture, Implementation, Outcome, UnderTest, procfs, real_s6, scenario, signal_pid,
+    wait_until,
 };
 use nix::sys::signal::Signal;
 
-use crate::support::{
-    ctl, ctl_command, ctl_ok, finish, pending, skipped_for_c, spawn, supervisor_of,
-};
+use crate::support::{ctl, ctl_background, ctl_ok, ours, pending, supervisor_of};
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(wa_returns_once_the_new_service_has_its_supervisor),
+    scenario!(wh_returns_once_the_removed_service_has_been_sent_sigterm),
+    scenario!(wn_and_wbig_n_return_once_the_kills_of_inactive_supervisors_are_sent),
+    scenario!(wz_returns_once_a_reap_pass_has_run),
+    scenario!(leaving_letters_return_once_svscan_has_released_its_lock),
+    scenario!(eight_concurrent_clients_each_find_their_own_service_supervised),
+    scenario!(an_unrelated_scan_finishing_does_not_release_a_waiting_client),
+    scenario!(t_bounds_the_wait_and_expiry_is_exit_99_timed_out),
+    scenario!(w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work),
+    scenario!(w_and_l_without_a_supervisor_say_not_listening),
+    scenario!(a_client_gone_before_the_answer_still_had_its_commands_run),
+];
 
 const SIGHUP: i32 = Signal::SIGHUP as i32;
 const SIGTERM: i32 = Signal::SIGTERM as i32;
@@ -20,11 +34,8 @@ const SIGTERM: i32 = Signal::SIGTERM as i32;
 /// `-wa`: "returns only once a complete scan that began after svscan read the `a` has
 /// finished and the start pass after it has run": the new service's supervisor is svscan's
 /// child when it returns, with nothing waited for after it.
-#[test]
-fn wa_returns_once_the_new_service_has_its_supervisor() {
-    if skipped_for_c() {
-        return;
-    }
+fn wa_returns_once_the_new_service_has_its_supervisor() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("old");
     let mut sv = fx.start();
@@ -38,6 +49,7 @@ fn wa_returns_once_the_new_service_has_its_supervisor() {
             "{name} has no supervisor when -wa returns"
         );
     }
+    Ok(())
 }
 
 /// Stops `pid` so that a signal sent to it stays pending, to be seen in /proc.
@@ -50,11 +62,8 @@ fn freeze(pid: i32) {
 
 /// `-wh`: "the same, and the kills of removed services have been sent": the supervisor of a
 /// service taken out has SIGTERM pending (it is stopped, so it stays pending) on return.
-#[test]
-fn wh_returns_once_the_removed_service_has_been_sent_sigterm() {
-    if skipped_for_c() {
-        return;
-    }
+fn wh_returns_once_the_removed_service_has_been_sent_sigterm() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("gone").service("stays");
     let mut sv = fx.start();
@@ -75,15 +84,13 @@ fn wh_returns_once_the_removed_service_has_been_sent_sigterm() {
     );
     assert!(pending(stays).is_empty(), "the kept service was signalled");
     signal_pid(gone, Signal::SIGCONT);
+    Ok(())
 }
 
 /// `-wn` and `-wN`: "the kills have been sent": loggers of removed services get SIGHUP
 /// with `n` and SIGTERM with `N`, services SIGTERM, and it is pending on return.
-#[test]
-fn wn_and_wbig_n_return_once_the_kills_of_inactive_supervisors_are_sent() {
-    if skipped_for_c() {
-        return;
-    }
+fn wn_and_wbig_n_return_once_the_kills_of_inactive_supervisors_are_sent() -> Outcome {
+    ours()?;
     for (letter, logger_signal) in [("-wn", SIGHUP), ("-wN", SIGTERM)] {
         let fx = Fixture::new();
         fx.logged("x").service("kept");
@@ -111,15 +118,13 @@ fn wn_and_wbig_n_return_once_the_kills_of_inactive_supervisors_are_sent() {
             signal_pid(p, Signal::SIGCONT);
         }
     }
+    Ok(())
 }
 
 /// `-wz`: "a reap pass has run": a supervisor that died while svscan was stopped is a zombie
 /// until then, and is gone when `-wz` returns.
-#[test]
-fn wz_returns_once_a_reap_pass_has_run() {
-    if skipped_for_c() {
-        return;
-    }
+fn wz_returns_once_a_reap_pass_has_run() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
@@ -133,24 +138,22 @@ fn wz_returns_once_a_reap_pass_has_run() {
         procfs::zombie_children(sv.pid()).contains(&a)
     });
     // Connected and sent while svscan is stopped: read by its next turn.
-    let client = spawn(&mut ctl_command(fx.scandir(), &["-wz"]));
+    let mut client = ctl_background(fx.scandir(), &["-wz"]);
     sv.signal(Signal::SIGCONT);
-    let ran = finish(client, DEADLINE);
-    assert_eq!(ran.code, Some(0), "{ran:?}");
+    let exit = client.wait_exit(DEADLINE).expect("-wz never returned");
+    assert!(exit.success(), "{exit:?}");
     assert!(
         !procfs::zombie_children(sv.pid()).contains(&a),
         "the dead supervisor is still a zombie when -wz returns"
     );
+    Ok(())
 }
 
 /// `-wt`, `-wi`, `-wq`, `-wb`: "svscan has left its loop and released its lock (finish
 /// exec'd, or exited)": the lock is free when the client returns; with `t`, `i`, `q` every
 /// supervisor has died first, with `b` they are left running.
-#[test]
-fn leaving_letters_return_once_svscan_has_released_its_lock() {
-    if skipped_for_c() {
-        return;
-    }
+fn leaving_letters_return_once_svscan_has_released_its_lock() -> Outcome {
+    ours()?;
     for letter in ["t", "i", "q", "b"] {
         let fx = Fixture::new();
         fx.service("a").logged("b");
@@ -183,16 +186,14 @@ fn leaving_letters_return_once_svscan_has_released_its_lock() {
             assert!(!sv.has_exited(), "finish was not exec'd");
         }
     }
+    Ok(())
 }
 
 /// "It must be exact under concurrency: several clients each adding a service and running
 /// `svscanctl -wa` at the same time each find their own service supervised when they
 /// return": 8 clients, each several times, while periodic scans (`-t 2`) keep finishing.
-#[test]
-fn eight_concurrent_clients_each_find_their_own_service_supervised() {
-    if skipped_for_c() {
-        return;
-    }
+fn eight_concurrent_clients_each_find_their_own_service_supervised() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     let sv = fx.svscan().args(["-t", "2"]).start();
     let svscan = sv.pid();
@@ -213,6 +214,7 @@ fn eight_concurrent_clients_each_find_their_own_service_supervised() {
             });
         }
     });
+    Ok(())
 }
 
 /// "An unrelated scan finishing while a client waits must not release it early": svscan is
@@ -222,11 +224,8 @@ fn eight_concurrent_clients_each_find_their_own_service_supervised() {
 /// end, seen as an `s` event, must not release the client, which must find its service
 /// supervised. The rounds also count how often such a scan did finish while the client
 /// waited, so that the scenario shows it tested something.
-#[test]
-fn an_unrelated_scan_finishing_does_not_release_a_waiting_client() {
-    if skipped_for_c() {
-        return;
-    }
+fn an_unrelated_scan_finishing_does_not_release_a_waiting_client() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     for i in 0..20_000 {
         std::fs::write(fx.path(format!("f{i:05}")), b"").unwrap();
@@ -240,7 +239,7 @@ fn an_unrelated_scan_finishing_does_not_release_a_waiting_client() {
         sv.ctl("a");
         let name = format!("r{round}");
         fx.service(&name);
-        let ran = ctl(fx.scandir(), &["-wa"]);
+        let (ran, _) = ctl(fx.scandir(), &["-wa"]);
         assert_eq!(ran.code, Some(0), "{ran:?}");
         assert!(
             supervisor_of(svscan, &name).is_some(),
@@ -252,28 +251,26 @@ fn an_unrelated_scan_finishing_does_not_release_a_waiting_client() {
             overtaken += 1;
         }
     }
-    eprintln!("rounds where another scan finished while the client waited: {overtaken}/10");
+    integration_tests::note!(
+        "rounds where another scan finished while the client waited: {overtaken}/10"
+    );
     assert!(
         overtaken > 0,
         "no scan finished while a client waited: the scenario tested nothing"
     );
+    Ok(())
 }
 
 /// "`-T ms` bounds the wait: on expiry `PROG: fatal: timed out`, exit 99": a dangling
 /// symlink abandons every scan (retried every 4 s), so `-wa` cannot be answered.
-#[test]
-fn t_bounds_the_wait_and_expiry_is_exit_99_timed_out() {
-    if skipped_for_c() {
-        return;
-    }
+fn t_bounds_the_wait_and_expiry_is_exit_99_timed_out() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
     sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
     fx.symlink("nowhere", "dangling");
-    let started = Instant::now();
-    let ran = ctl(fx.scandir(), &["-T", "300", "-wa"]);
-    let took = started.elapsed();
+    let (ran, took) = ctl(fx.scandir(), &["-T", "300", "-wa"]);
     assert_eq!(ran.code, Some(99), "{ran:?}");
     assert_eq!(ran.stderr, "svscanctl: fatal: timed out\n");
     assert!(
@@ -282,22 +279,20 @@ fn t_bounds_the_wait_and_expiry_is_exit_99_timed_out() {
     );
     // Once the link is gone the next scan (4 s later) completes: the same wait succeeds.
     fx.remove("dangling");
-    let ran = ctl(fx.scandir(), &["-T", "8000", "-wa"]);
+    let (ran, _) = ctl(fx.scandir(), &["-T", "8000", "-wa"]);
     assert_eq!(ran.code, Some(0), "{ran:?}");
     // -T also bounds -l against a svscan that does not answer.
     sv.signal(Signal::SIGSTOP);
-    let ran = ctl(fx.scandir(), &["-T", "200", "-l"]);
+    let (ran, _) = ctl(fx.scandir(), &["-T", "200", "-l"]);
     sv.signal(Signal::SIGCONT);
     assert_eq!(ran.code, Some(99), "{ran:?}");
+    Ok(())
 }
 
 /// "Our `svscanctl`'s plain letters keep driving the C `s6-svscan`, and `-w`/`-l` against it
 /// fail with a clear error, not a hang": Debian's s6-svscan has no socket.
-#[test]
-fn w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work() {
-    let Some(c) = real_s6("s6-svscan") else {
-        return;
-    };
+fn w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work() -> Outcome {
+    let c = real_s6("s6-svscan")?;
     let fx = Fixture::new();
     let mut sv = fx
         .svscan()
@@ -313,17 +308,13 @@ fn w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work() {
         d = dir.display()
     );
     for args in [&["-wa"][..], &["-l"], &["-lj"], &["-w"]] {
-        let ran = ctl(dir, args);
+        let (ran, took) = ctl(dir, args);
         assert_eq!(
             (ran.code, ran.stderr.as_str()),
             (Some(100), refused.as_str()),
             "{args:?}"
         );
-        assert!(
-            ran.took < Duration::from_secs(2),
-            "{args:?} took {:?}",
-            ran.took
-        );
+        assert!(took < Duration::from_secs(2), "{args:?} took {took:?}");
     }
     fx.service("new");
     ctl_ok(dir, &["-a"]);
@@ -332,12 +323,12 @@ fn w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work() {
     });
     ctl_ok(dir, &["-t"]);
     assert!(sv.wait_exit(DEADLINE).success());
+    Ok(())
 }
 
 /// With nobody listening, `-w` and `-l` say so as the FIFO client does (exit 100): no
 /// `.s6-svscan` at all, or a FIFO without a reader (a dead svscan's, with its socket).
-#[test]
-fn w_and_l_without_a_supervisor_say_not_listening() {
+fn w_and_l_without_a_supervisor_say_not_listening() -> Outcome {
     let fx = Fixture::new();
     let dir = fx.scandir();
     let not_listening = format!(
@@ -346,15 +337,13 @@ fn w_and_l_without_a_supervisor_say_not_listening() {
     );
     let check = || {
         for args in [&["-wa"][..], &["-l"]] {
-            let ran = ctl(dir, args);
+            let (ran, _) = ctl(dir, args);
             assert_eq!(ran.code, Some(100), "{ran:?}");
             assert_eq!(ran.stderr, not_listening);
         }
     };
     check();
-    if skipped_for_c() {
-        return;
-    }
+    ours()?;
     let mut sv = fx.start();
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success());
@@ -363,27 +352,26 @@ fn w_and_l_without_a_supervisor_say_not_listening() {
         "the dead svscan's socket"
     );
     check();
+    Ok(())
 }
 
 /// A client that wrote `-wa` and was killed before the answer still had its rescan done, as
 /// a FIFO writer would: the commands are svscan's once read.
-#[test]
-fn a_client_gone_before_the_answer_still_had_its_commands_run() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_client_gone_before_the_answer_still_had_its_commands_run() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
     sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
     sv.signal(Signal::SIGSTOP);
     fx.service("b");
-    let client = spawn(&mut ctl_command(fx.scandir(), &["-wa"]));
+    let client = ctl_background(fx.scandir(), &["-wa"]);
     // Its request is in svscan's socket once it has connected and sent; kill it then.
     wait_until("the client waiting for its answer", DEADLINE, || {
-        crate::support::asleep_in_poll(client.pid())
+        procfs::in_poll(client.pid())
     });
     drop(client);
     sv.signal(Signal::SIGCONT);
     sv.wait_for("b started", DEADLINE, |e| e.pid_of("b").is_some());
+    Ok(())
 }

@@ -3,11 +3,19 @@
 
 use std::time::{Duration, Instant};
 
-use integration_tests::{DEADLINE, Fixture, procfs, wait_until};
+use integration_tests::suite::Scenario;
+use integration_tests::{DEADLINE, Fixture, Outcome, procfs, scenario, wait_until};
 
 use crate::support::{
-    asleep_forever, ctl_ok, entry, int_of, list, pending, skipped_for_c, str_of, supervisor_of,
+    asleep_forever, ctl_ok, entry, int_of, list, ours, pending, str_of, supervisor_of,
 };
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(mkdir_symlink_and_rename_into_the_scan_dir_get_a_supervisor_without_a),
+    scenario!(a_log_dir_added_to_an_existing_service_gets_its_logger),
+    scenario!(a_removal_makes_the_entry_inactive_and_n_still_decides),
+    scenario!(idle_svscan_with_watch_wakes_up_zero_times),
+];
 
 /// Waits until svscan supervises `name` and returns how long that took from `since`.
 fn supervised_within(svscan: i32, name: &str, since: Instant) -> Duration {
@@ -20,11 +28,8 @@ fn supervised_within(svscan: i32, name: &str, since: Instant) -> Duration {
 /// "`mkdir`/`ln -s`/`mv` of a service gets a supervisor within 100 ms with no `-a`". The
 /// 100 ms are the issue's; on a loaded 2-core machine a spawn can take longer, so the
 /// latency is printed and only the deadline asserted.
-#[test]
-fn mkdir_symlink_and_rename_into_the_scan_dir_get_a_supervisor_without_a() {
-    if skipped_for_c() {
-        return;
-    }
+fn mkdir_symlink_and_rename_into_the_scan_dir_get_a_supervisor_without_a() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     let sv = fx.svscan().arg("--watch").start();
     let svscan = sv.pid();
@@ -43,7 +48,7 @@ fn mkdir_symlink_and_rename_into_the_scan_dir_get_a_supervisor_without_a() {
     let t = Instant::now();
     std::fs::rename(&moved, fx.path("moved")).unwrap();
     let moved = supervised_within(svscan, "moved", t);
-    eprintln!("--watch latency: mkdir {made:?}, ln -s {linked:?}, mv {moved:?}");
+    integration_tests::note!("--watch latency: mkdir {made:?}, ln -s {linked:?}, mv {moved:?}");
 
     // A rename inside the scan dir keeps the supervisor (identity is (dev, inode)).
     let pid = supervisor_of(svscan, "made").unwrap();
@@ -53,15 +58,13 @@ fn mkdir_symlink_and_rename_into_the_scan_dir_get_a_supervisor_without_a() {
             .is_some_and(|e| int_of(e, "pid") == Some(i64::from(pid)))
     });
     assert!(procfs::is_alive(pid));
+    Ok(())
 }
 
 /// "(and on each service directory for a `log` appearing or going)": `mkdir svc/log` in a
 /// supervised service gets the logger supervised and paired, without `-a`.
-#[test]
-fn a_log_dir_added_to_an_existing_service_gets_its_logger() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_log_dir_added_to_an_existing_service_gets_its_logger() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("svc");
     let mut sv = fx.svscan().arg("--watch").start();
@@ -69,7 +72,7 @@ fn a_log_dir_added_to_an_existing_service_gets_its_logger() {
     let t = Instant::now();
     fx.mkdir("svc/log");
     let took = supervised_within(sv.pid(), "svc/log", t);
-    eprintln!("--watch latency: mkdir svc/log {took:?}");
+    integration_tests::note!("--watch latency: mkdir svc/log {took:?}");
     let listing = list(fx.scandir());
     assert_eq!(
         str_of(entry(&listing, "svc/log").unwrap(), "partner"),
@@ -79,15 +82,13 @@ fn a_log_dir_added_to_an_existing_service_gets_its_logger() {
         str_of(entry(&listing, "svc").unwrap(), "partner"),
         Some("svc/log")
     );
+    Ok(())
 }
 
 /// "A removal with `-n` semantics unchanged": the watch's scan only makes the entry
 /// inactive (its supervisor lives, unsignalled); `-wn` then stops it.
-#[test]
-fn a_removal_makes_the_entry_inactive_and_n_still_decides() {
-    if skipped_for_c() {
-        return;
-    }
+fn a_removal_makes_the_entry_inactive_and_n_still_decides() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("gone").service("kept");
     let mut sv = fx.svscan().arg("--watch").start();
@@ -111,6 +112,7 @@ fn a_removal_makes_the_entry_inactive_and_n_still_decides() {
     sv.wait_for("gone's supervisor got SIGTERM", DEADLINE, |e| {
         e.signals_of(gone).contains(&"SIGTERM")
     });
+    Ok(())
 }
 
 /// Voluntary plus nonvoluntary context switches of `pid` (as the bench's idle row).
@@ -126,11 +128,8 @@ fn context_switches(pid: i32) -> u64 {
 /// "Still zero wake-ups while idle": with `--watch` and supervised services (whose
 /// supervisors made their own files in the service directories at start-up), svscan is not
 /// scheduled once in an observation window.
-#[test]
-fn idle_svscan_with_watch_wakes_up_zero_times() {
-    if skipped_for_c() {
-        return;
-    }
+fn idle_svscan_with_watch_wakes_up_zero_times() -> Outcome {
+    ours()?;
     let fx = Fixture::new();
     fx.service("a").logged("b").service("c");
     let mut sv = fx.svscan().arg("--watch").start();
@@ -154,4 +153,5 @@ fn idle_svscan_with_watch_wakes_up_zero_times() {
     let t = Instant::now();
     fx.service("late");
     supervised_within(sv.pid(), "late", t);
+    Ok(())
 }

@@ -1,149 +1,75 @@
-//! svscan with Debian's real s6 programs in place of the stub.
+//! svscan with Debian's real s6 programs in place of the stub ("What svscan expects of a
+//! supervise program", and the clients that talk to it: `s6-svscanctl`, `s6-svstat`,
+//! `s6-svc`, `s6-svlink`, `s6-log`, `s6-instance-*`).
 
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-use integration_tests::{DEADLINE, Fixture, procfs, real_s6, with_std_fds_only};
+use integration_tests::program::{Ran, run};
+use integration_tests::suite::Scenario;
+use integration_tests::{
+    DEADLINE, Fixture, Outcome, Svscan, procfs, real_s6, scenario, wait_until,
+};
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(real_s6_supervise_runs_the_service_and_t_brings_it_down),
+    scenario!(dropping_the_guard_kills_a_service_outside_svscans_process_group),
+    scenario!(real_s6_svscanctl_and_s6_svstat_work_with_our_svscan),
+    scenario!(real_s6_log_keeps_every_line_across_a_killed_service),
+    scenario!(real_s6_svlink_and_s6_svunlink_work_with_our_svscan),
+    scenario!(real_s6_instances_work_under_our_svscan),
+];
 
 /// "Started as `s6-supervise NAME` in the scan dir. It supervises the service dir NAME
 /// (running `NAME/run` ...)": the real s6-supervise runs the service under svscan, and
 /// `t` brings the whole tree down.
-#[test]
-fn real_s6_supervise_runs_the_service_and_t_brings_it_down() {
-    let Some(supervise) = real_s6("s6-supervise") else {
-        return;
-    };
+fn real_s6_supervise_runs_the_service_and_t_brings_it_down() -> Outcome {
+    let supervise = real_s6("s6-supervise")?;
     let fx = Fixture::new();
-    fx.script("a/run", "#!/bin/sh\nexec sleep 1000\n");
+    sleeper(&fx, "a");
     let mut sv = fx.svscan().supervise(&supervise).start();
-    let svscan = sv.pid();
-    let mut service = None;
-    sv.wait_until("a's run script running under svscan", DEADLINE, |_| {
-        service = procfs::descendants(svscan)
-            .into_iter()
-            .map(|(p, _)| p)
-            .find(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.starts_with("sleep\0"))
-            });
-        service.is_some()
-    });
+    let service = wait_sleeper(&mut sv, "a");
     assert!(
         fx.path("a/supervise/status").is_file(),
         "s6-supervise keeps its state in a/supervise"
     );
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
-    let service = service.unwrap();
     sv.wait_until("the service to be gone", DEADLINE, |_| {
         !procfs::is_alive(service)
     });
+    Ok(())
 }
 
 /// The harness's own promise, checked where it is hardest: s6-supervise runs its service in a
 /// session of its own, out of svscan's process group, and the guard still kills it on drop.
-#[test]
-fn dropping_the_guard_kills_a_service_outside_svscans_process_group() {
-    let Some(supervise) = real_s6("s6-supervise") else {
-        return;
-    };
+fn dropping_the_guard_kills_a_service_outside_svscans_process_group() -> Outcome {
+    let supervise = real_s6("s6-supervise")?;
     let fx = Fixture::new();
-    fx.script("a/run", "#!/bin/sh\nexec sleep 1000\n");
+    sleeper(&fx, "a");
     let mut sv = fx.svscan().supervise(&supervise).start();
+    let service = wait_sleeper(&mut sv, "a");
     let svscan = sv.pid();
-    let mut service = None;
-    sv.wait_until("a's run script running under svscan", DEADLINE, |_| {
-        service = procfs::descendants(svscan)
-            .into_iter()
-            .map(|(p, _)| p)
-            .find(|p| {
-                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                    .is_ok_and(|c| c.starts_with("sleep\0"))
-            });
-        service.is_some()
-    });
-    let service = service.unwrap();
     let pgid = std::fs::read_to_string(format!("/proc/{service}/stat")).unwrap();
     assert_ne!(
         pgid.rsplit(')').next().unwrap().split_whitespace().nth(2),
         Some(svscan.to_string().as_str())
     );
     drop(sv);
-    integration_tests::wait_until("the service to be gone", DEADLINE, || {
+    wait_until("the service to be gone", DEADLINE, || {
         !procfs::is_alive(service)
     });
-}
-
-/// The outer pid of a descendant of `root` whose command line starts with `args`.
-fn find_process(root: i32, args: &[&str]) -> Option<i32> {
-    let want: String = args.iter().map(|a| format!("{a}\0")).collect();
-    procfs::descendants(root)
-        .into_iter()
-        .map(|(p, _)| p)
-        .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|c| c.starts_with(&want))
-        })
-}
-
-/// Runs one of Debian's s6 programs with a timeout, so that a wait of theirs that our
-/// svscan never satisfies fails the test instead of hanging it.
-fn run_s6(program: &Path, args: &[&OsStr]) -> std::process::Output {
-    let mut cmd = Command::new("timeout");
-    cmd.arg("10").arg(program).args(args);
-    let out = with_std_fds_only(&mut cmd)
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {:?}\n{}",
-        program.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A service whose run script is `exec sleep 1000` with the given tag as argument, so that
-/// each service's process can be found.
-fn sleeper(fx: &Fixture, name: &str) {
-    fx.script(
-        format!("{name}/run"),
-        &format!("#!/bin/sh\nexec sleep 1000{}\n", sleep_tag(name)),
-    );
-}
-
-/// `sleep 1000 1000 ...`: one more `1000` per letter of the name keeps each service's sleep
-/// distinct on its command line and sleeping as long.
-fn sleep_tag(name: &str) -> String {
-    format!(" {}", (0..name.len()).map(|_| "0").collect::<String>())
-}
-
-/// Waits for `name`'s service (its sleep) under svscan and returns its pid.
-fn wait_sleeper(sv: &mut integration_tests::Svscan<'_>, name: &str) -> i32 {
-    let svscan = sv.pid();
-    let tag = sleep_tag(name);
-    let mut found = None;
-    sv.wait_until(&format!("{name}'s sleep running"), DEADLINE, |_| {
-        found = find_process(svscan, &["sleep", "1000", tag.trim()]);
-        found.is_some()
-    });
-    found.unwrap()
+    Ok(())
 }
 
 /// svscanctl's contract, from the client side: Debian's `s6-svscanctl` drives ours. With the
 /// real s6-supervise, `s6-svstat` reports a service up; `-h` ("scan now, ... then kill
 /// inactive") and `-an` bring a removed service and its supervisor down; `-t` ends svscan.
-#[test]
-fn real_s6_svscanctl_and_s6_svstat_work_with_our_svscan() {
-    let (Some(supervise), Some(svscanctl), Some(svstat)) = (
-        real_s6("s6-supervise"),
-        real_s6("s6-svscanctl"),
-        real_s6("s6-svstat"),
-    ) else {
-        return;
-    };
+fn real_s6_svscanctl_and_s6_svstat_work_with_our_svscan() -> Outcome {
+    let supervise = real_s6("s6-supervise")?;
+    let svscanctl = real_s6("s6-svscanctl")?;
+    let svstat = real_s6("s6-svstat")?;
     let fx = Fixture::new();
     for name in ["b", "cc", "ddd"] {
         sleeper(&fx, name);
@@ -160,8 +86,7 @@ fn real_s6_svscanctl_and_s6_svstat_work_with_our_svscan() {
     sv.wait_until("b's supervise/status written", DEADLINE, |_| {
         fx.path("b/supervise/status").is_file()
     });
-    let status = run_s6(&svstat, &[b_dir.as_os_str()]);
-    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    let status = run_s6(&svstat, &[b_dir.as_os_str()]).stdout;
     assert!(
         status.starts_with(&format!("up (pid {})", services[0])),
         "s6-svstat b: {status}"
@@ -185,6 +110,7 @@ fn real_s6_svscanctl_and_s6_svstat_work_with_our_svscan() {
     sv.wait_until("ddd brought down", DEADLINE, |_| {
         !procfs::is_alive(services[2])
     });
+    Ok(())
 }
 
 /// "A logged pair's pipe is created by svscan and **held by svscan** (both ends) ... so
@@ -194,16 +120,11 @@ fn real_s6_svscanctl_and_s6_svstat_work_with_our_svscan() {
 /// number to a file (appended, so that a kill between the open and the write loses nothing
 /// already recorded); every line up to the last number recorded must be in the log, in
 /// order.
-#[test]
-fn real_s6_log_keeps_every_line_across_a_killed_service() {
-    let (Some(supervise), Some(svc), Some(_), Some(svscanctl)) = (
-        real_s6("s6-supervise"),
-        real_s6("s6-svc"),
-        real_s6("s6-log"),
-        real_s6("s6-svscanctl"),
-    ) else {
-        return;
-    };
+fn real_s6_log_keeps_every_line_across_a_killed_service() -> Outcome {
+    let supervise = real_s6("s6-supervise")?;
+    let svc = real_s6("s6-svc")?;
+    real_s6("s6-log")?; // run by a/log/run
+    let svscanctl = real_s6("s6-svscanctl")?;
     let fx = Fixture::new();
     fx.script(
         "a/run",
@@ -282,21 +203,17 @@ fn real_s6_log_keeps_every_line_across_a_killed_service() {
             got.windows(2).find(|w| w[1] != w[0] + 1)
         );
     }
+    Ok(())
 }
 
 /// `s6-svlink` and `s6-svunlink` on a scan dir run by our svscan: they send `-a` (or `-an`)
 /// through the control FIFO and wait for s6-supervise through its event fifodir, so they
 /// return (within their timeout) only if our svscan acted on the command: the linked service
 /// comes up, the unlinked one and its supervisor go down.
-#[test]
-fn real_s6_svlink_and_s6_svunlink_work_with_our_svscan() {
-    let (Some(supervise), Some(svlink), Some(svunlink)) = (
-        real_s6("s6-supervise"),
-        real_s6("s6-svlink"),
-        real_s6("s6-svunlink"),
-    ) else {
-        return;
-    };
+fn real_s6_svlink_and_s6_svunlink_work_with_our_svscan() -> Outcome {
+    let supervise = real_s6("s6-supervise")?;
+    let svlink = real_s6("s6-svlink")?;
+    let svunlink = real_s6("s6-svunlink")?;
     let fx = Fixture::new();
     sleeper(&fx, "b");
     let mut sv = fx.svscan().supervise(&supervise).start();
@@ -339,23 +256,19 @@ fn real_s6_svlink_and_s6_svunlink_work_with_our_svscan() {
     });
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    Ok(())
 }
 
 /// An instanced service (`s6-instance-maker`) under our svscan: its run is a C s6-svscan on
 /// its `instance/` dir, supervised by the real s6-supervise that ours started;
 /// `s6-instance-create` brings an instance up under it and `s6-instance-delete` takes it
 /// down; `t` to ours brings the whole subtree down.
-#[test]
-fn real_s6_instances_work_under_our_svscan() {
-    let (Some(supervise), Some(maker), Some(create), Some(delete), Some(_)) = (
-        real_s6("s6-supervise"),
-        real_s6("s6-instance-maker"),
-        real_s6("s6-instance-create"),
-        real_s6("s6-instance-delete"),
-        real_s6("execlineb"),
-    ) else {
-        return;
-    };
+fn real_s6_instances_work_under_our_svscan() -> Outcome {
+    let supervise = real_s6("s6-supervise")?;
+    let maker = real_s6("s6-instance-maker")?;
+    let create = real_s6("s6-instance-create")?;
+    let delete = real_s6("s6-instance-delete")?;
+    real_s6("execlineb")?; // run by the instances' scripts
     let fx = Fixture::new();
     let template = fx.tmp().join("template");
     std::fs::create_dir(&template).unwrap();
@@ -389,4 +302,52 @@ fn real_s6_instances_work_under_our_svscan() {
     sv.wait_until("the instances' s6-svscan gone", DEADLINE, |_| {
         !procfs::is_alive(inner)
     });
+    Ok(())
+}
+
+/// The outer pid of a descendant of `root` whose command line starts with `args`.
+fn find_process(root: i32, args: &[&str]) -> Option<i32> {
+    let want: String = args.iter().map(|a| format!("{a}\0")).collect();
+    procfs::descendants(root)
+        .into_iter()
+        .map(|(p, _)| p)
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| c.starts_with(&want))
+        })
+}
+
+/// Runs one of Debian's s6 programs to its end within [`DEADLINE`], so that a wait of theirs
+/// that our svscan never satisfies fails the test instead of hanging it; it must succeed.
+fn run_s6(program: &Path, args: &[&OsStr]) -> Ran {
+    let ran = run(Command::new(program).args(args), DEADLINE);
+    assert_eq!(ran.code, Some(0), "{} {args:?}: {ran:?}", program.display());
+    ran
+}
+
+/// A service whose run script is `exec sleep 1000` with the given tag as argument, so that
+/// each service's process can be found.
+fn sleeper(fx: &Fixture, name: &str) {
+    fx.script(
+        format!("{name}/run"),
+        &format!("#!/bin/sh\nexec sleep 1000{}\n", sleep_tag(name)),
+    );
+}
+
+/// `sleep 1000 1000 ...`: one more `1000` per letter of the name keeps each service's sleep
+/// distinct on its command line and sleeping as long.
+fn sleep_tag(name: &str) -> String {
+    format!(" {}", (0..name.len()).map(|_| "0").collect::<String>())
+}
+
+/// Waits for `name`'s service (its sleep) under svscan and returns its pid.
+fn wait_sleeper(sv: &mut Svscan<'_>, name: &str) -> i32 {
+    let svscan = sv.pid();
+    let tag = sleep_tag(name);
+    let mut found = None;
+    sv.wait_until(&format!("{name}'s sleep running"), DEADLINE, |_| {
+        found = find_process(svscan, &["sleep", "1000", tag.trim()]);
+        found.is_some()
+    });
+    found.unwrap()
 }

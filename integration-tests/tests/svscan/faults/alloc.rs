@@ -10,11 +10,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use integration_tests::suite::Scenario;
 use integration_tests::{
-    DEADLINE, Events, Fixture, Implementation, StubControl, Svscan, implementation, procfs,
+    DEADLINE, Events, Fixture, Outcome, StubControl, Svscan, ours_only, procfs, scenario,
 };
 
-const SHIM_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/faults/alloc_count.c");
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(idle_svscan_allocates_nothing_and_a_new_service_does),
+    scenario!(respawn_cycles_allocate_nothing).slow(),
+];
+
+const SHIM_SOURCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/svscan/faults/alloc_count.c"
+);
 
 /// The allocation counter of one svscan: the shim, its counter file and its trace.
 struct Counter {
@@ -72,33 +81,17 @@ impl Counter {
     }
 }
 
-/// Whether `pid` sleeps in a poll-family system call (x86_64: poll, select, epoll_wait,
-/// pselect6, ppoll, epoll_pwait, epoll_pwait2): between two turns of its loop.
-fn asleep_in_poll(pid: i32) -> bool {
-    const POLLS: [u64; 7] = [7, 23, 232, 270, 271, 281, 441];
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-    let nr: Option<u64> = syscall
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok());
-    procfs::state(pid) == Some('S') && nr.is_some_and(|n| POLLS.contains(&n))
-}
-
 /// Waits until svscan is between two turns of its loop.
 fn wait_quiet(sv: &mut Svscan<'_>) {
     sv.wait_until("svscan asleep in poll", DEADLINE, |sv| {
-        asleep_in_poll(sv.pid())
+        procfs::in_poll(sv.pid())
     });
 }
 
 /// The shim cannot reach the C s6-svscan, which runs behind `unshare` and `sh` (the shim
 /// takes itself out of the environment in the first of them); the property is ours.
-fn skipped_for_c() -> bool {
-    if implementation() == Implementation::C {
-        eprintln!("skipped: the allocation counter runs only under our svscan");
-        return true;
-    }
-    false
+fn counted_svscan_is_ours() -> Outcome {
+    ours_only("the allocation counter reaches only our svscan (C runs behind unshare and sh)")
 }
 
 fn all_started(e: &Events, names: &[&str], starts: usize) -> bool {
@@ -108,11 +101,8 @@ fn all_started(e: &Events, names: &[&str], starts: usize) -> bool {
 /// Issue 5: "svscan's steady state — idle — allocates nothing on the heap", and the loop
 /// "sleeps until a signal or a command arrives (zero wake-ups while idle)"; a scan that finds
 /// a new service does allocate (its entry), which the counter shows.
-#[test]
-fn idle_svscan_allocates_nothing_and_a_new_service_does() {
-    if skipped_for_c() {
-        return;
-    }
+fn idle_svscan_allocates_nothing_and_a_new_service_does() -> Outcome {
+    counted_svscan_is_ours()?;
     let fx = Fixture::new();
     let names = ["a", "b", "c", "c/log", "d", "d/log"];
     fx.service("a").service("b").logged("c").logged("d");
@@ -157,17 +147,15 @@ fn idle_svscan_allocates_nothing_and_a_new_service_does() {
     for name in names {
         assert_eq!(events.starts(name).len(), 1, "{name} was restarted");
     }
+    Ok(())
 }
 
 /// Issue 5: "a respawn cycle of a supervisor that exits at once allocates nothing on the
 /// heap" (`svscan/src/start.rs`: "The entry's file actions are reused when the moves are the
 /// same as last time, so a respawn allocates nothing"): both for an unlogged service and for
 /// the service of a logged pair, whose spawn moves its pipe end to fd 1.
-#[test]
-fn respawn_cycles_allocate_nothing() {
-    if skipped_for_c() {
-        return;
-    }
+fn respawn_cycles_allocate_nothing() -> Outcome {
+    counted_svscan_is_ours()?;
     let fx = Fixture::new();
     fx.service("idle")
         .control("flap", StubControl::Exit(0))
@@ -213,4 +201,5 @@ fn respawn_cycles_allocate_nothing() {
         1,
         "the logger is not restarted"
     );
+    Ok(())
 }

@@ -5,12 +5,19 @@
 
 use std::path::PathBuf;
 
+use integration_tests::suite::Scenario;
 use integration_tests::{
-    DEADLINE, Event, Events, Fixture, Implementation, Svscan, implementation, now_mono_ns, procfs,
-    signal_pid,
+    DEADLINE, Event, Events, Fixture, Svscan, note, now_mono_ns, procfs, scenario, signal_pid,
+    under_test, wait_until,
 };
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(random_control_bytes_are_warned_about_and_svscan_keeps_working),
+    scenario!(adversarial_control_bytes_are_warned_about_and_svscan_keeps_working),
+    scenario!(random_commands_signals_and_directory_changes_keep_the_invariants).slow(),
+];
 
 /// The bytes svscan knows; every other byte is an unknown command.
 const COMMANDS: &[u8] = b"zabhitqnN";
@@ -28,7 +35,7 @@ impl Rng {
         } else {
             seed
         };
-        eprintln!("seed {seed} (FAULTS_SEED={seed} replays it)");
+        note!("seed {seed} (FAULTS_SEED={seed} replays it)");
         Rng(seed.max(1))
     }
 
@@ -83,10 +90,7 @@ fn seeds(defaults: &[u64]) -> Vec<u64> {
 
 /// The name svscan's diagnostics start with.
 fn prog() -> &'static str {
-    match implementation() {
-        Implementation::Ours => "svscan",
-        Implementation::C => "s6-svscan",
-    }
+    under_test().prog()
 }
 
 /// The warning svscan writes for the unknown control byte `b`: the byte itself, raw; a NUL
@@ -211,7 +215,6 @@ fn survives_control_bytes(chunks: &[Vec<u8>]) {
 
 /// Random bytes (every value but the leaving commands `t i q b`), in writes of random sizes:
 /// one warning per unknown byte and svscan keeps working (see [`survives_control_bytes`]).
-#[test]
 fn random_control_bytes_are_warned_about_and_svscan_keeps_working() {
     let mut rng = Rng::new(seeds(&[0])[0]);
     let chunks: Vec<Vec<u8>> = (0..24)
@@ -227,7 +230,6 @@ fn random_control_bytes_are_warned_about_and_svscan_keeps_working() {
 /// but `t i q b` in both orders, terminal escapes, a broken UTF-8 sequence, and long runs of
 /// the commands that stay (`z a h n N`): one warning per unknown byte and svscan keeps working
 /// (see [`survives_control_bytes`]).
-#[test]
 fn adversarial_control_bytes_are_warned_about_and_svscan_keeps_working() {
     let every: Vec<u8> = (0..=255u8).filter(|b| !LEAVING.contains(b)).collect();
     let chunks = vec![
@@ -508,7 +510,7 @@ fn property_run(seed: u64) {
         .map(|e| e.mono_ns)
         .max()
         .unwrap_or(0);
-    integration_tests::wait_until("the removed ones' 1 s windows over", DEADLINE, || {
+    wait_until("the removed ones' 1 s windows over", DEADLINE, || {
         now_mono_ns() > last_start + 1_500_000_000
     });
     fx.service("sentinel");
@@ -571,7 +573,7 @@ fn property_run(seed: u64) {
         unknown_seen, run.unknown_bytes,
         "unknown-command warnings:\n{stderr}"
     );
-    eprintln!(
+    note!(
         "seed done: {} directories ({} removed), {} starts, {} unknown bytes",
         run.dirs.len(),
         run.dirs.iter().filter(|d| d.removed).count(),
@@ -590,7 +592,6 @@ fn property_run(seed: u64) {
 /// zombie; svscan's fds are its own plus two per pair it knows, and after the removed ones
 /// are forgotten exactly two per existing pair; one warning per unknown byte; `t` exits 0
 /// and leaves no supervisor.
-#[test]
 fn random_commands_signals_and_directory_changes_keep_the_invariants() {
     for seed in seeds(&SEEDS) {
         property_run(seed);

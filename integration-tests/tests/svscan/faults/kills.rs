@@ -4,8 +4,17 @@
 
 use std::time::Duration;
 
-use integration_tests::{DEADLINE, Events, Fixture, StubControl, procfs, signal_pid};
+use integration_tests::suite::Scenario;
+use integration_tests::{
+    DEADLINE, Events, Fixture, StubControl, note, procfs, scenario, signal_pid, wait_until,
+};
 use nix::sys::signal::Signal;
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(supervisors_killed_in_bursts_are_all_respawned_without_leaks).slow(),
+    scenario!(the_last_supervisor_of_a_long_start_pass_is_throttled_from_its_own_start),
+    scenario!(a_logged_pair_killed_over_and_over_loses_no_line).slow(),
+];
 
 /// Unlogged services of the burst scenario.
 const PLAIN: usize = 45;
@@ -31,7 +40,6 @@ fn median(values: &mut [f64]) -> f64 {
 /// again, exactly once; no two starts of one supervisor are less than 1 s apart (on the
 /// processes' start times, to 10 ms); at the end svscan holds as many fds as before the
 /// first burst and has no zombie child.
-#[test]
 fn supervisors_killed_in_bursts_are_all_respawned_without_leaks() {
     let fx = Fixture::new();
     let mut names: Vec<String> = (0..PLAIN).map(|i| format!("s{i:02}")).collect();
@@ -106,7 +114,7 @@ fn supervisors_killed_in_bursts_are_all_respawned_without_leaks() {
     }
     let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
     let median = median(&mut gaps);
-    eprintln!(
+    note!(
         "{kills} supervisors killed in {ROUNDS} bursts; respawn spacing min {min:.3} s, \
          median {median:.3} s; svscan fds {fds_before} before, {fds_after} after"
     );
@@ -125,7 +133,6 @@ const ONE_PASS: usize = 100;
 /// exec, so the pass takes a while), the one forked last is killed at once, and it is
 /// started again no sooner than 1 s after its own fork, not 1 s after the pass began. Both
 /// are measured on the processes' start times, to 10 ms.
-#[test]
 fn the_last_supervisor_of_a_long_start_pass_is_throttled_from_its_own_start() {
     let fx = Fixture::new();
     let names: Vec<String> = (0..ONE_PASS).map(|i| format!("s{i:03}")).collect();
@@ -152,7 +159,7 @@ fn the_last_supervisor_of_a_long_start_pass_is_throttled_from_its_own_start() {
     let after = forked(events.last_start(&victim).expect("the restart"));
     let span = (before - first) as f64 / USER_HZ;
     let gap = (after - before) as f64 / USER_HZ;
-    eprintln!(
+    note!(
         "the pass forked {ONE_PASS} supervisors in {span:.2} s; {victim} restarted {gap:.2} s after its start"
     );
     // One tick of resolution on each side.
@@ -194,9 +201,6 @@ const SERVICE_KILLS: usize = 30;
 const LOGGER_EVERY: usize = 6;
 /// Lines the logger reads from each service instance before it is killed.
 const LINES_BEFORE_KILL: usize = 100;
-/// The x86-64 numbers of `poll(2)` and `ppoll(2)` (which a libc may use for `poll`): the
-/// stub logger waits in one of them and nowhere else.
-const SYS_POLL: [&str; 2] = ["7", "271"];
 
 /// How many numbered lines `logger` read from the service instance `pid`.
 fn read_from(events: &Events, logger: &str, pid: i32) -> usize {
@@ -210,18 +214,15 @@ fn read_from(events: &Events, logger: &str, pid: i32) -> usize {
 
 /// Stops the stub logger `pid` where it holds no line it has read and not recorded: in its
 /// `poll`, before the read that follows (a logger killed elsewhere could lose a line it had
-/// read, a loss of its own and not the pipe's).
+/// read, a loss of its own and not the pipe's). The stub logger waits in `poll` (or `ppoll`,
+/// which a libc may use for it) and nowhere else.
 fn freeze_in_poll(pid: i32) {
-    integration_tests::wait_until("the logger stopped in poll", DEADLINE, || {
+    wait_until("the logger stopped in poll", DEADLINE, || {
         signal_pid(pid, Signal::SIGSTOP);
-        integration_tests::wait_until("the logger stopped", DEADLINE, || {
+        wait_until("the logger stopped", DEADLINE, || {
             procfs::state(pid) == Some('T')
         });
-        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        let in_poll = syscall
-            .split(' ')
-            .next()
-            .is_some_and(|nr| SYS_POLL.contains(&nr));
+        let in_poll = procfs::in_poll_call(pid);
         if !in_poll {
             signal_pid(pid, Signal::SIGCONT);
         }
@@ -236,12 +237,7 @@ fn freeze_in_poll(pid: i32) {
 /// logger. The loggers read every line each service instance wrote, in order, with no gap:
 /// for a killed instance, at least every line it had written when it recorded a SIGUSR1 sent
 /// just before its SIGKILL; for the last one, exactly the lines its exit record counts.
-#[test]
 fn a_logged_pair_killed_over_and_over_loses_no_line() {
-    if std::env::consts::ARCH != "x86_64" {
-        eprintln!("skipped: the logger is frozen in poll by its x86-64 system call number");
-        return;
-    }
     let fx = Fixture::new();
     fx.logged("a");
     fx.control("a", StubControl::LinesForever(Duration::from_millis(2)));
@@ -334,7 +330,5 @@ fn a_logged_pair_killed_over_and_over_loses_no_line() {
         "a/log's instances"
     );
     let total: usize = by_pid.iter().map(|(_, r)| r.len()).sum();
-    eprintln!(
-        "{SERVICE_KILLS} service kills, {logger_kills} logger kills, {total} lines, all read"
-    );
+    note!("{SERVICE_KILLS} service kills, {logger_kills} logger kills, {total} lines, all read");
 }

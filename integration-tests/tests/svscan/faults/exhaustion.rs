@@ -8,13 +8,19 @@ use std::path::Path;
 use std::process::Command;
 
 use integration_tests::program::run;
+use integration_tests::suite::Scenario;
+use integration_tests::user::{Uid, as_user};
 use integration_tests::{
-    DEADLINE, EARLY_SLACK, Events, Fixture, Implementation, LATE_SLACK, Svscan, implementation,
-    now_mono_ns, procfs, signal_pid,
+    DEADLINE, EARLY_SLACK, Events, Fixture, Implementation, LATE_SLACK, Outcome, Skip, Svscan,
+    implementation, now_mono_ns, ours_only, procfs, scenario, signal_pid, under_test, user,
 };
 use nix::sys::signal::Signal;
 
-use crate::user::{as_user, root_or_skip};
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover).slow(),
+    scenario!(pipe_failures_under_rlimit_nofile_are_retried_every_3_s_and_recover).slow(),
+    scenario!(with_no_fd_free_the_scan_is_retried_after_5_s).slow(),
+];
 
 /// Seconds from `since` (a `now_mono_ns`) to the start of `name`.
 fn start_secs(events: &Events, name: &str, since: i64) -> f64 {
@@ -74,6 +80,20 @@ fn wait_warnings(sv: &mut Svscan<'_>, text: &str, n: usize, within: std::time::D
     now_mono_ns()
 }
 
+/// svscan on `fx` with a service `a`, once `a` runs: svscan and a's pid.
+fn start_a(fx: &Fixture) -> (Svscan<'_>, i32) {
+    fx.service("a");
+    let mut sv = fx.start();
+    let a = sv.wait_started("a");
+    (sv, a)
+}
+
+/// The fd numbers `pid` does not use, lowest first (the first ones an open would take).
+fn free_fds(pid: i32) -> impl Iterator<Item = i32> {
+    let open: Vec<i32> = procfs::fds(pid).into_iter().map(|(fd, _)| fd).collect();
+    (0..).filter(move |fd| !open.contains(fd))
+}
+
 fn chown_to(path: &Path, uid: u32) {
     chown(path, Some(uid), Some(uid)).unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
 }
@@ -88,19 +108,19 @@ fn chown_to(path: &Path, uid: u32) {
 /// next; the limit is raised at once, and the other two are started 10 s after that third
 /// failure, not before (a retry at once would have succeeded), with no other failure; svscan
 /// never exits.
-#[test]
-fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() {
-    if !root_or_skip() {
-        return;
-    }
+fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() -> Outcome {
+    user::root()?;
     if implementation() == Implementation::C {
         // Its wrapper (`unshare -m`, a bind mount) needs root, which a setpriv in front drops.
-        eprintln!("skipped: the C s6-svscan cannot be started as another user by the harness");
-        return;
+        return Err(Skip::differs(
+            "the harness cannot start the C s6-svscan as another user",
+        ));
     }
-    // A user no other process has, whichever tests run at the same time: the limit counts
-    // the processes of svscan's real user.
-    let uid = 200_000 + std::process::id();
+    // A user no other process has, whichever tests (or copies of the suite) run at the same
+    // time: the limit counts the processes of svscan's real user. Released last, once the
+    // guard has killed everything that ran as it.
+    let user = Uid::claim();
+    let uid = user.get();
     let fx = Fixture::new();
     fx.service("a");
     for path in [fx.tmp(), fx.scandir(), &fx.path("a"), fx.events_path()] {
@@ -112,10 +132,7 @@ fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() {
         .collect();
     let mut sv = fx.svscan().start_wrapped(&user);
     let svscan = sv.pid();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
+    let a = sv.wait_started("a");
     let status = std::fs::read_to_string(format!("/proc/{svscan}/status")).unwrap_or_default();
     assert!(
         status.lines().any(|l| l
@@ -196,6 +213,7 @@ fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() {
     assert!(!sv.has_exited(), "svscan still running");
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    Ok(())
 }
 
 /// "new: takes a slot ... and svscan creates the pair's pipe (CLOEXEC; failure: warning
@@ -204,27 +222,14 @@ fn spawn_failures_under_rlimit_nproc_are_retried_after_10_s_and_recover() {
 /// ends), a new logged `b` fails, and fails again 3 s later, not at once (**fix**: C 2.12
 /// retries at once, seed lines 1307-1312); once the limit is raised, the next retry starts
 /// `b` and `b/log` with their pipe between them, and svscan never exits.
-#[test]
-fn pipe_failures_under_rlimit_nofile_are_retried_every_3_s_and_recover() {
-    if implementation() == Implementation::C {
-        // 2.12 (the seed) retries at once, in a busy loop (a **fix**); Debian's 2.11 retries
-        // on a timer but words the warning `unable to pipecoe: ERR`.
-        eprintln!("skipped: C s6-svscan differs on a failed pipe (see the test)");
-        return;
-    }
+fn pipe_failures_under_rlimit_nofile_are_retried_every_3_s_and_recover() -> Outcome {
+    // 2.12 (the seed) retries at once, in a busy loop (a **fix**); Debian's 2.11 retries
+    // on a timer but words the warning `unable to pipecoe: ERR`.
+    ours_only("fix: C 2.12 retries a failed pipe at once; 2.11 words the warning otherwise")?;
     let fx = Fixture::new();
-    fx.service("a");
-    let mut sv = fx.start();
+    let (mut sv, a) = start_a(&fx);
     let svscan = sv.pid();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
-    let open: Vec<i32> = procfs::fds(svscan).into_iter().map(|(fd, _)| fd).collect();
-    let limit = (0..)
-        .filter(|fd| !open.contains(fd))
-        .nth(1)
-        .expect("a second free fd number");
+    let limit = free_fds(svscan).nth(1).expect("a second free fd number");
     let original = soft_limit(svscan, "Max open files");
     set_soft_limit(svscan, 0, "nofile", &limit.to_string());
 
@@ -264,6 +269,7 @@ fn pipe_failures_under_rlimit_nofile_are_retried_every_3_s_and_recover() {
     assert!(!sv.has_exited(), "svscan still running");
     sv.ctl("t");
     assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    Ok(())
 }
 
 /// "`opendir` failure: warning `unable to opendir .: ERR`, retry in 5 s", and "the daemon
@@ -273,28 +279,16 @@ fn pipe_failures_under_rlimit_nofile_are_retried_every_3_s_and_recover() {
 /// at once would have succeeded); `a` is never disturbed and svscan never exits. (Nothing is
 /// killed meanwhile: a supervisor started under that limit could not even load its shared
 /// libraries.)
-#[test]
 fn with_no_fd_free_the_scan_is_retried_after_5_s() {
     let fx = Fixture::new();
-    fx.service("a");
-    let mut sv = fx.start();
+    let (mut sv, a) = start_a(&fx);
     let svscan = sv.pid();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a")
-        .unwrap();
-    let open: Vec<i32> = procfs::fds(svscan).into_iter().map(|(fd, _)| fd).collect();
-    let limit = (0..)
-        .find(|fd| !open.contains(fd))
-        .expect("a free fd number");
+    let limit = free_fds(svscan).next().expect("a free fd number");
     let original = soft_limit(svscan, "Max open files");
     set_soft_limit(svscan, 0, "nofile", &limit.to_string());
 
     fx.service("b");
-    let prog = match implementation() {
-        Implementation::Ours => "svscan",
-        Implementation::C => "s6-svscan",
-    };
+    let prog = under_test().prog();
     let warning = format!("{prog}: warning: unable to opendir .: Too many open files\n");
     let asked = now_mono_ns();
     sv.ctl("a");

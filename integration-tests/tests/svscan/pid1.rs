@@ -1,24 +1,28 @@
 //! svscan as PID 1 of a PID namespace (`unshare --pid --fork --mount-proc`): it inherits the
 //! namespace's orphans and must reap them, and it must still tear down cleanly on SIGTERM,
 //! sent from outside or from inside. The stubs record the namespace's pids; the test maps
-//! them to its own with `pidns::outer_pid`. Also what a PID 1 may inherit at its exec: dead
-//! children with no SIGCHLD to come.
+//! them to its own with `pidns::outer_pid`.
 
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use integration_tests::{DEADLINE, Fixture, StubControl, pidns, procfs, signal_pid};
+use integration_tests::suite::Scenario;
+use integration_tests::{
+    DEADLINE, Fixture, Outcome, StubControl, pidns, procfs, scenario, signal_pid,
+};
 use nix::sys::signal::Signal;
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(as_pid_1_svscan_reaps_an_orphaned_grandchild_and_sigterm_tears_down).slow(),
+    scenario!(as_pid_1_a_sigterm_from_inside_the_namespace_tears_down),
+];
 
 /// The reaper: "Collect every dead child without blocking, including ones svscan did not
 /// start (it may be PID 1)"; and SIGTERM = `t` there too ("wait for all", exit 0). `a`
 /// starts a grandchild that outlives it: orphaned, it is reparented to svscan, and when it
 /// dies svscan reaps it, so no zombie is left in the namespace.
-#[test]
-fn as_pid_1_svscan_reaps_an_orphaned_grandchild_and_sigterm_tears_down() {
-    if !pidns::available() {
-        return;
-    }
+fn as_pid_1_svscan_reaps_an_orphaned_grandchild_and_sigterm_tears_down() -> Outcome {
+    pidns::available()?;
     let fx = Fixture::new();
     fx.service("a").service("b");
     fx.control(
@@ -76,40 +80,14 @@ fn as_pid_1_svscan_reaps_an_orphaned_grandchild_and_sigterm_tears_down() {
             "svscan waited for every supervisor of {name}"
         );
     }
-}
-
-/// The reaper: "Collect every dead child without blocking, including ones svscan did not
-/// start (it may be PID 1)". A PID 1 exec'd by a stage-1 script can start with children of
-/// that script already dead and no SIGCHLD to come about them: svscan reaps them at once,
-/// not only when some later child dies (with no service at all, none ever does).
-#[test]
-fn a_zombie_inherited_at_exec_is_reaped_at_once() {
-    let fx = Fixture::new();
-    let mut sv = fx.svscan().start_with_zombie();
-    let svscan = sv.pid();
-    let reaped = |_: &integration_tests::Svscan<'_>| procfs::zombie_children(svscan).is_empty();
-    if integration_tests::implementation() == integration_tests::Implementation::C {
-        // C 2.12 starts with nothing to do (`what = 0`, seed line 1511) and reaps only on a
-        // SIGCHLD; the C wrapper's shell may have reaped the zombie itself anyway.
-        eprintln!(
-            "C: zombie children at start: {:?}",
-            procfs::zombie_children(svscan)
-        );
-        return;
-    }
-    sv.wait_until("the inherited zombie reaped", DEADLINE, reaped);
-    sv.ctl("t");
-    assert!(sv.wait_exit(DEADLINE).success(), "{}", sv.stderr());
+    Ok(())
 }
 
 /// As PID 1, signals from inside the namespace reach svscan too (the kernel drops a signal
 /// to a namespace's init only when init leaves it at its default action, which a signal
 /// svscan traps is not): `kill -TERM 1` from a process in the namespace is `t`.
-#[test]
-fn as_pid_1_a_sigterm_from_inside_the_namespace_tears_down() {
-    if !pidns::available() {
-        return;
-    }
+fn as_pid_1_a_sigterm_from_inside_the_namespace_tears_down() -> Outcome {
+    pidns::available()?;
     let fx = Fixture::new();
     fx.logged("a");
     let mut sv = fx.svscan().start_wrapped(&pidns::UNSHARE_PID);
@@ -140,4 +118,5 @@ fn as_pid_1_a_sigterm_from_inside_the_namespace_tears_down() {
     for name in ["a", "a/log"] {
         assert!(events.running(name).is_empty(), "{name} still running");
     }
+    Ok(())
 }
