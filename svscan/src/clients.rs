@@ -86,6 +86,8 @@ pub struct Clients {
     /// Set after accept ran out of descriptors: the listener is not polled until then.
     resting: Option<Instant>,
     listener_ready: bool,
+    /// The listener reported a condition that accept cannot clear (poll would spin on it).
+    listener_broken: bool,
     conns: [Option<Conn>; MAX_CLIENTS],
 }
 
@@ -127,6 +129,7 @@ impl Clients {
             listener,
             resting: None,
             listener_ready: false,
+            listener_broken: false,
             conns: [const { None }; MAX_CLIENTS],
         }
     }
@@ -157,9 +160,9 @@ impl Clients {
         let mut it = revents.iter().copied();
         self.listener_ready = false;
         if self.listener.is_some() && self.resting.is_none() {
-            self.listener_ready = it
-                .next()
-                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLERR));
+            let r = it.next().unwrap_or(PollFlags::empty());
+            self.listener_ready = r.intersects(PollFlags::POLLIN | PollFlags::POLLERR);
+            self.listener_broken = r.intersects(PollFlags::POLLHUP | PollFlags::POLLNVAL);
         }
         for c in self.conns.iter_mut().flatten() {
             c.revents = it.next().unwrap_or(PollFlags::empty());
@@ -181,6 +184,11 @@ impl Clients {
     fn accept(&mut self, now: Instant) {
         if self.resting.is_some_and(|t| t <= now) {
             self.resting = None;
+        }
+        if std::mem::take(&mut self.listener_broken) {
+            common::warn!("{SVSCAN_SOCKET} hung up: svscanctl -w and -l will not be answered");
+            self.listener = None;
+            return;
         }
         if !std::mem::take(&mut self.listener_ready) {
             return;
