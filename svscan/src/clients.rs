@@ -342,15 +342,10 @@ impl Svscan {
     /// The end of a turn: answers the connections whose letters have taken effect, sends
     /// what the listing ones take, and closes those whose time is up.
     pub fn serve_clients(&mut self, now: Instant) {
-        let view = View {
-            table: &self.table,
-            now,
-            spawn_failure: self.spawn_failure,
-            scan_stop: &self.scan_stop,
-            scan_deadline: self.scan_deadline,
-            start_deadline: self.start_deadline,
-        };
-        for slot in &mut self.clients.conns {
+        // Out of `self` while the rest of it is viewed (a move of the fixed array).
+        let mut conns = std::mem::replace(&mut self.clients.conns, [const { None }; MAX_CLIENTS]);
+        let view = self.view(now);
+        for slot in &mut conns {
             let Some(c) = slot else { continue };
             let keep = match &mut c.phase {
                 Phase::Connected { deadline } => *deadline > now,
@@ -380,6 +375,7 @@ impl Svscan {
                 *slot = None;
             }
         }
+        self.clients.conns = conns;
     }
 }
 

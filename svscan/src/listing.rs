@@ -136,8 +136,7 @@ impl<'a> View<'a> {
 }
 
 impl Svscan {
-    /// The table as it is now (`serve_clients` builds its own, borrowing fields apart).
-    #[cfg(test)]
+    /// The table as it is now.
     #[must_use]
     pub fn view(&self, now: Instant) -> View<'_> {
         View {

@@ -1,7 +1,7 @@
 //! `.s6-svscan/event`, an ftrig fifodir (`svscan/src/events.rs`), with Debian's real s6 tools;
 //! and what slow, dead or malicious clients of the events and of the socket cost: nothing.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use common::SVSCAN_EVENT_DIR;
@@ -9,6 +9,7 @@ use integration_tests::suite::Scenario;
 use integration_tests::{DEADLINE, Fixture, Outcome, program, real_s6, scenario};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
+use nix::poll::{PollFd, PollFlags};
 use nix::sys::socket::{
     AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr, connect, recv, send, socket,
 };
@@ -35,7 +36,7 @@ fn s6_ftrig_listen1_on_s_returns_after_the_rescan_and_its_start_pass() -> Outcom
     let fx = Fixture::new();
     fx.service("old");
     let mut sv = fx.start();
-    sv.wait_for("old started", DEADLINE, |e| e.pid_of("old").is_some());
+    sv.wait_started("old");
     fx.service("new");
     let ran = program::run(
         std::process::Command::new(listen1)
@@ -60,7 +61,7 @@ fn s6_ftrig_listen1_on_x_returns_when_svscan_leaves() -> Outcome {
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
-    sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
+    sv.wait_started("a");
     let ran = program::run(
         std::process::Command::new(listen1)
             .args(["-t", "8000"])
@@ -120,7 +121,7 @@ fn a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan() -> Outco
 }
 
 /// A raw client of `.s6-svscan/socket`.
-fn connect_raw(fx: &Fixture) -> std::os::fd::OwnedFd {
+fn connect_raw(fx: &Fixture) -> OwnedFd {
     let fd = socket(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -133,19 +134,16 @@ fn connect_raw(fx: &Fixture) -> std::os::fd::OwnedFd {
     fd
 }
 
+/// Whether `fd` has something to read (or its end) within `ms` milliseconds.
+fn readable(fd: &OwnedFd, ms: u16) -> bool {
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    nix::poll::poll(&mut fds, ms).unwrap() == 1
+}
+
 /// Waits (with a deadline) for what svscan sends, or the end of the connection (empty).
-fn answer(fd: &std::os::fd::OwnedFd) -> Vec<u8> {
-    use std::os::fd::AsFd;
-    let mut fds = [nix::poll::PollFd::new(
-        fd.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
+fn answer(fd: &OwnedFd) -> Vec<u8> {
     let ms = u16::try_from(DEADLINE.as_millis()).unwrap_or(u16::MAX);
-    assert_eq!(
-        nix::poll::poll(&mut fds, ms).unwrap(),
-        1,
-        "svscan never answered"
-    );
+    assert!(readable(fd, ms), "svscan never answered");
     let mut buf = [0u8; 64];
     match recv(fd.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) {
         Ok(n) => buf[..n].to_vec(),
@@ -163,7 +161,7 @@ fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() -> Outcome {
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
-    sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
+    sv.wait_started("a");
     for garbage in [&b"x"[..], b"wx", b"la", b"", &[b'w'; 80]] {
         let c = connect_raw(&fx);
         send(c.as_raw_fd(), garbage, MsgFlags::empty()).unwrap();
@@ -188,12 +186,7 @@ fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() -> Outcome {
     let mut held = vec![silent];
     let busy = loop {
         let c = connect_raw(&fx);
-        use std::os::fd::AsFd;
-        let mut fds = [nix::poll::PollFd::new(
-            c.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        if nix::poll::poll(&mut fds, 100u16).unwrap() == 1 {
+        if readable(&c, 100) {
             break answer(&c);
         }
         held.push(c);
@@ -242,16 +235,7 @@ fn a_client_that_does_not_read_its_listing_does_not_delay_a_rescan() -> Outcome 
     let mut listed = 0;
     let mut buf = vec![0u8; common::svscan_socket::MESSAGE_MAX];
     loop {
-        use std::os::fd::AsFd;
-        let mut fds = [nix::poll::PollFd::new(
-            reader.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        assert_eq!(
-            nix::poll::poll(&mut fds, 10_000u16).unwrap(),
-            1,
-            "listing stalled"
-        );
+        assert!(readable(&reader, 10_000), "listing stalled");
         let len = recv(reader.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap();
         match &buf[..len] {
             [b'e'] => break,
@@ -279,16 +263,7 @@ fn a_connection_that_sends_nothing_is_closed_after_the_request_timeout() -> Outc
     let _sv = fx.start();
     let started = std::time::Instant::now();
     let silent = connect_raw(&fx);
-    use std::os::fd::AsFd;
-    let mut fds = [nix::poll::PollFd::new(
-        silent.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    assert_eq!(
-        nix::poll::poll(&mut fds, 15_000u16).unwrap(),
-        1,
-        "never closed"
-    );
+    assert!(readable(&silent, 15_000), "never closed");
     assert_eq!(answer(&silent), b"");
     let took = started.elapsed();
     assert!(

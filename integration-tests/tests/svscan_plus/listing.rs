@@ -72,12 +72,8 @@ fn a_removed_entry_shows_inactive_until_its_supervisor_dies() -> Outcome {
     let fx = Fixture::new();
     fx.service("gone").service("kept");
     let mut sv = fx.start();
-    let gone = sv
-        .wait_for("both started", DEADLINE, |e| {
-            e.pid_of("gone").is_some() && e.pid_of("kept").is_some()
-        })
-        .pid_of("gone")
-        .unwrap();
+    let gone = sv.wait_started("gone");
+    sv.wait_started("kept");
     fx.take_out("gone");
     ctl_ok(fx.scandir(), &["-wa"]);
     let listing = list(fx.scandir());

@@ -39,7 +39,7 @@ fn wa_returns_once_the_new_service_has_its_supervisor() -> Outcome {
     let fx = Fixture::new();
     fx.service("old");
     let mut sv = fx.start();
-    sv.wait_for("old started", DEADLINE, |e| e.pid_of("old").is_some());
+    sv.wait_started("old");
     for i in 0..5 {
         let name = format!("new{i}");
         fx.service(&name);
@@ -128,10 +128,7 @@ fn wz_returns_once_a_reap_pass_has_run() -> Outcome {
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
-    let a = sv
-        .wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some())
-        .pid_of("a");
-    let a = a.unwrap();
+    let a = sv.wait_started("a");
     sv.signal(Signal::SIGSTOP);
     signal_pid(a, Signal::SIGKILL);
     wait_until("a to be a zombie", DEADLINE, || {
@@ -268,7 +265,7 @@ fn t_bounds_the_wait_and_expiry_is_exit_99_timed_out() -> Outcome {
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
-    sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
+    sv.wait_started("a");
     fx.symlink("nowhere", "dangling");
     let (ran, took) = ctl(fx.scandir(), &["-T", "300", "-wa"]);
     assert_eq!(ran.code, Some(99), "{ran:?}");
@@ -362,7 +359,7 @@ fn a_client_gone_before_the_answer_still_had_its_commands_run() -> Outcome {
     let fx = Fixture::new();
     fx.service("a");
     let mut sv = fx.start();
-    sv.wait_for("a started", DEADLINE, |e| e.pid_of("a").is_some());
+    sv.wait_started("a");
     sv.signal(Signal::SIGSTOP);
     fx.service("b");
     let client = ctl_background(fx.scandir(), &["-wa"]);
@@ -372,6 +369,6 @@ fn a_client_gone_before_the_answer_still_had_its_commands_run() -> Outcome {
     });
     drop(client);
     sv.signal(Signal::SIGCONT);
-    sv.wait_for("b started", DEADLINE, |e| e.pid_of("b").is_some());
+    sv.wait_started("b");
     Ok(())
 }

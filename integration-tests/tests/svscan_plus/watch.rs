@@ -68,7 +68,7 @@ fn a_log_dir_added_to_an_existing_service_gets_its_logger() -> Outcome {
     let fx = Fixture::new();
     fx.service("svc");
     let mut sv = fx.svscan().arg("--watch").start();
-    sv.wait_for("svc started", DEADLINE, |e| e.pid_of("svc").is_some());
+    sv.wait_started("svc");
     let t = Instant::now();
     fx.mkdir("svc/log");
     let took = supervised_within(sv.pid(), "svc/log", t);
@@ -92,12 +92,8 @@ fn a_removal_makes_the_entry_inactive_and_n_still_decides() -> Outcome {
     let fx = Fixture::new();
     fx.service("gone").service("kept");
     let mut sv = fx.svscan().arg("--watch").start();
-    let gone = sv
-        .wait_for("both started", DEADLINE, |e| {
-            e.pid_of("gone").is_some() && e.pid_of("kept").is_some()
-        })
-        .pid_of("gone")
-        .unwrap();
+    let gone = sv.wait_started("gone");
+    sv.wait_started("kept");
     fx.take_out("gone");
     wait_until("gone listed inactive", DEADLINE, || {
         entry(&list(fx.scandir()), "gone").is_some_and(|e| str_of(e, "state") == Some("inactive"))

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use integration_tests::suite::Scenario;
 use integration_tests::{
-    DEADLINE, Events, Fixture, Outcome, StubControl, Svscan, binary, ours_only, procfs, program,
-    scenario,
+    DEADLINE, Events, Fixture, Launch, Outcome, StubControl, Svscan, binary, ours_only, procfs,
+    program, scenario,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -58,13 +58,17 @@ impl Counter {
         }
     }
 
-    /// svscan with the shim preloaded.
-    fn start<'f>(&self, fx: &'f Fixture) -> Svscan<'f> {
+    /// svscan with the shim preloaded, to add options to.
+    fn launch<'f>(&self, fx: &'f Fixture) -> Launch<'f> {
         fx.svscan()
             .env("LD_PRELOAD", &self.shim)
             .env("ALLOC_COUNT_FILE", &self.count)
             .env("ALLOC_TRACE_FILE", &self.trace)
-            .start()
+    }
+
+    /// svscan with the shim preloaded.
+    fn start<'f>(&self, fx: &'f Fixture) -> Svscan<'f> {
+        self.launch(fx).start()
     }
 
     /// Allocations so far (the file shares its pages with the shim's mapping).
@@ -229,13 +233,7 @@ fn clients_querying_l_and_w_repeatedly_allocate_nothing() -> Outcome {
     let names = ["a", "b", "c", "c/log"];
     fx.service("a").service("b").logged("c");
     let counter = Counter::new(fx.tmp());
-    let mut sv = fx
-        .svscan()
-        .arg("--watch")
-        .env("LD_PRELOAD", &counter.shim)
-        .env("ALLOC_COUNT_FILE", &counter.count)
-        .env("ALLOC_TRACE_FILE", &counter.trace)
-        .start();
+    let mut sv = counter.launch(&fx).arg("--watch").start();
     sv.wait_for("every supervisor started", DEADLINE, |e| {
         all_started(e, &names, 1)
     });
