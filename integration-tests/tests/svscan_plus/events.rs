@@ -99,14 +99,7 @@ fn a_subscriber_that_never_reads_and_a_dead_one_do_not_delay_a_rescan() -> Outco
     // A dead subscriber's FIFO (the right shape, nobody reading: killed by SIGKILL).
     let dead_path = dir.join("ftrig1:@400000006592123401020304:AAAAAA");
     nix::unistd::mkfifo(&dead_path, Mode::from_bits_truncate(0o600)).unwrap();
-    for i in 0..3 {
-        let name = format!("s{i}");
-        fx.service(&name);
-        let (ran, took) = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
-        assert_eq!(ran.code, Some(0), "{ran:?}");
-        assert!(took < Duration::from_secs(2), "a rescan took {took:?}");
-        assert!(supervisor_of(sv.pid(), &name).is_some());
-    }
+    prompt_rescans(&fx, Some(sv.pid()));
     assert!(
         stuck.path().exists(),
         "a live subscriber's FIFO was removed"
@@ -132,6 +125,21 @@ fn connect_raw(fx: &Fixture) -> OwnedFd {
     let addr = UnixAddr::new(&fx.path(common::SVSCAN_SOCKET)).unwrap();
     connect(fd.as_raw_fd(), &addr).unwrap();
     fd
+}
+
+/// Three services added, each with `-wa`, which returns promptly; with `svscan`'s pid, each
+/// has its supervisor then.
+fn prompt_rescans(fx: &Fixture, svscan: Option<i32>) {
+    for i in 0..3 {
+        let name = format!("new{i}");
+        fx.service(&name);
+        let (ran, took) = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
+        assert_eq!(ran.code, Some(0), "{ran:?}");
+        assert!(took < Duration::from_secs(2), "a rescan took {took:?}");
+        if let Some(svscan) = svscan {
+            assert!(supervisor_of(svscan, &name).is_some(), "{name}");
+        }
+    }
 }
 
 /// Whether `fd` has something to read (or its end) within `ms` milliseconds.
@@ -174,14 +182,7 @@ fn garbage_silent_and_surplus_clients_do_not_delay_a_rescan() -> Outcome {
     let got = answer(&twice);
     assert!(got.is_empty() || got == b"k", "{got:?}");
     let silent = connect_raw(&fx);
-    for i in 0..3 {
-        let name = format!("new{i}");
-        fx.service(&name);
-        let (ran, took) = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
-        assert_eq!(ran.code, Some(0), "{ran:?}");
-        assert!(took < Duration::from_secs(2), "a rescan took {took:?}");
-        assert!(supervisor_of(sv.pid(), &name).is_some());
-    }
+    prompt_rescans(&fx, Some(sv.pid()));
     // Fill the other slots: the one beyond them is told busy.
     let mut held = vec![silent];
     let busy = loop {
@@ -224,12 +225,7 @@ fn a_client_that_does_not_read_its_listing_does_not_delay_a_rescan() -> Outcome 
     ctl_ok(fx.scandir(), &["-wa"]);
     let reader = connect_raw(&fx);
     send(reader.as_raw_fd(), b"l", MsgFlags::empty()).unwrap();
-    for i in 0..3 {
-        fx.service(&format!("new{i}"));
-        let (ran, took) = ctl(fx.scandir(), &["-T", "5000", "-wa"]);
-        assert_eq!(ran.code, Some(0), "{ran:?}");
-        assert!(took < Duration::from_secs(2), "a rescan took {took:?}");
-    }
+    prompt_rescans(&fx, None);
     let others = ctl_ok(fx.scandir(), &["-l"]).stdout;
     assert_eq!(others.lines().count(), n + 3);
     let mut listed = 0;

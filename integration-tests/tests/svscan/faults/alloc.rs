@@ -71,6 +71,21 @@ impl Counter {
         self.launch(fx).start()
     }
 
+    /// Waits until `names` have started and svscan sleeps, and returns the count then, which
+    /// start-up made more than 0 (else the shim is not loaded).
+    fn settled(&self, sv: &mut Svscan<'_>, names: &[&str]) -> u64 {
+        sv.wait_for("every supervisor started", DEADLINE, |e| {
+            all_started(e, names, 1)
+        });
+        wait_quiet(sv);
+        let before = self.get();
+        assert!(
+            before > 0,
+            "the shim counted nothing at start-up: is it loaded?"
+        );
+        before
+    }
+
     /// Allocations so far (the file shares its pages with the shim's mapping).
     fn get(&self) -> u64 {
         let bytes = std::fs::read(&self.count).expect("read the counter file");
@@ -114,15 +129,7 @@ fn idle_svscan_allocates_nothing_and_a_new_service_does() -> Outcome {
     fx.service("a").service("b").logged("c").logged("d");
     let counter = Counter::new(fx.tmp());
     let mut sv = counter.start(&fx);
-    sv.wait_for("every supervisor started", DEADLINE, |e| {
-        all_started(e, &names, 1)
-    });
-    wait_quiet(&mut sv);
-    let before = counter.get();
-    assert!(
-        before > 0,
-        "the shim counted nothing at start-up: is it loaded?"
-    );
+    let before = counter.settled(&mut sv, &names);
 
     // An observation window, not a wait for a condition: the counter must not move in it.
     let window = Instant::now() + Duration::from_secs(1);
@@ -234,15 +241,7 @@ fn clients_querying_l_and_w_repeatedly_allocate_nothing() -> Outcome {
     fx.service("a").service("b").logged("c");
     let counter = Counter::new(fx.tmp());
     let mut sv = counter.launch(&fx).arg("--watch").start();
-    sv.wait_for("every supervisor started", DEADLINE, |e| {
-        all_started(e, &names, 1)
-    });
-    wait_quiet(&mut sv);
-    let before = counter.get();
-    assert!(
-        before > 0,
-        "the shim counted nothing at start-up: is it loaded?"
-    );
+    let before = counter.settled(&mut sv, &names);
     for _ in 0..10 {
         for args in [&["-l"][..], &["-lj"], &["-wz"], &["-wn"], &["-wN"], &["-w"]] {
             svscanctl(&fx, args);
