@@ -5,7 +5,8 @@
 //! A connection is accepted, sends one request, and is then one of: waiting for its letters'
 //! effects (see `acks`), answered at the end of the turn that reaches them; leaving (its
 //! letters make svscan leave), answered by its end at svscan's exec or exit, after the lock
-//! (opened first, so closed first); or being sent the table, as much per turn as its socket
+//! (the kernel closes descriptors in increasing order, and connections are numbered above
+//! the lock's); or being sent the table, as much per turn as its socket
 //! takes, from a cursor (a slot number), so that a client that does not read costs a
 //! non-blocking `send` that fails, and nothing while svscan is idle.
 //!
@@ -17,7 +18,7 @@
 //! closed. Those two timers exist only while such a connection does: idle wake-ups stay 0.
 //! Letters are acted on exactly as FIFO bytes, after the FIFO's in the same turn.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use common::SVSCAN_SOCKET;
@@ -83,6 +84,8 @@ struct Conn {
 #[derive(Debug)]
 pub struct Clients {
     listener: Option<OwnedFd>,
+    /// The lock's descriptor: connections are numbered above it (`sys::accept`).
+    lock_fd: RawFd,
     /// Set after accept ran out of descriptors: the listener is not polled until then.
     resting: Option<Instant>,
     listener_ready: bool,
@@ -124,9 +127,11 @@ pub fn listen_socket() -> Result<OwnedFd, Errno> {
 
 impl Clients {
     #[must_use]
-    pub fn new(listener: Option<OwnedFd>) -> Self {
+    /// The connections of `listener`, numbered above the lock's descriptor `lock_fd`.
+    pub fn new(listener: Option<OwnedFd>, lock_fd: RawFd) -> Self {
         Clients {
             listener,
+            lock_fd,
             resting: None,
             listener_ready: false,
             listener_broken: false,
@@ -197,7 +202,7 @@ impl Clients {
             return;
         };
         loop {
-            let fd = match sys::accept(listener) {
+            let fd = match sys::accept(listener, self.lock_fd) {
                 Ok(fd) => fd,
                 Err(Errno::EINTR | Errno::ECONNABORTED) => continue,
                 Err(Errno::EAGAIN) => return,

@@ -262,7 +262,7 @@ pub(crate) mod tests {
             signals: crate::signals::open_signalfd().unwrap(),
             control: common::ctldir::init_control_dir(dir, &common::ctldir::SVSCAN).unwrap(),
             progress: Progress::default(),
-            clients: Clients::new(None),
+            clients: Clients::new(None, 2),
             events: false,
             watch: None,
             spawn_failure: None,

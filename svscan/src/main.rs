@@ -101,6 +101,7 @@ fn startup(config: &Config) -> Svscan {
         .ok();
     let events = events::make();
     let watch = if config.watch { watch::open() } else { None };
+    let lock_fd = control.lock.as_raw_fd();
 
     let signals = signals::open_signalfd()
         .unwrap_or_else(|e| fatal!(EXIT_SYSTEM, "unable to selfpipe_init: {}", SysErr(e)));
@@ -158,7 +159,7 @@ fn startup(config: &Config) -> Svscan {
         signals,
         control,
         progress: Progress::default(),
-        clients: Clients::new(listener),
+        clients: Clients::new(listener, lock_fd),
         events,
         watch,
         spawn_failure: None,

@@ -20,6 +20,7 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(wn_and_wbig_n_return_once_the_kills_of_inactive_supervisors_are_sent),
     scenario!(wz_returns_once_a_reap_pass_has_run),
     scenario!(leaving_letters_return_once_svscan_has_released_its_lock),
+    scenario!(connections_are_numbered_above_the_lock_so_it_is_released_first),
     scenario!(eight_concurrent_clients_each_find_their_own_service_supervised),
     scenario!(an_unrelated_scan_finishing_does_not_release_a_waiting_client),
     scenario!(t_bounds_the_wait_and_expiry_is_exit_99_timed_out),
@@ -183,6 +184,49 @@ fn leaving_letters_return_once_svscan_has_released_its_lock() -> Outcome {
             assert!(!sv.has_exited(), "finish was not exec'd");
         }
     }
+    Ok(())
+}
+
+/// Why the leaving letters' answer comes after the lock: the kernel closes a process's
+/// descriptors in increasing order at exec and exit, and svscan numbers its connections above
+/// the lock's descriptor, even when a lower number is free (the readiness fd 3, closed after
+/// start-up, is the first free one).
+fn connections_are_numbered_above_the_lock_so_it_is_released_first() -> Outcome {
+    ours()?;
+    let fx = Fixture::new();
+    let mut sv = fx.start();
+    // The scans fail (a dangling link), so the client waits, connected.
+    fx.symlink("nowhere", "dangling");
+    let mut client = ctl_background(fx.scandir(), &["-wa"]);
+    let svscan = sv.pid();
+    let fds = || procfs::fds(svscan);
+    let lock = || {
+        fds()
+            .into_iter()
+            .find(|(_, path)| path.ends_with(LOCK_FILE))
+            .map(|(fd, _)| fd)
+    };
+    let sockets = || {
+        fds()
+            .into_iter()
+            .filter(|(_, path)| path.to_string_lossy().starts_with("socket:"))
+            .map(|(fd, _)| fd)
+            .collect::<Vec<_>>()
+    };
+    wait_until("the client connected", DEADLINE, || sockets().len() == 2);
+    let lock = lock().expect("svscan holds the lock");
+    assert!(
+        sockets().iter().all(|&fd| fd > lock),
+        "a socket below the lock's fd {lock}: {:?}",
+        fds()
+    );
+    assert!(
+        !fds().iter().any(|&(fd, _)| fd == 3),
+        "fd 3 is free, yet unused"
+    );
+    fx.remove("dangling");
+    sv.ctl("a");
+    assert!(client.wait_exit(DEADLINE).is_some_and(|e| e.success()));
     Ok(())
 }
 
