@@ -26,6 +26,7 @@ pub mod lock;
 pub mod sig;
 pub mod spawn;
 pub mod status;
+pub mod svlisten;
 pub mod svscan_socket;
 #[allow(unsafe_code)]
 pub mod sys;
