@@ -17,6 +17,8 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{FileStat, Mode, SFlag, stat};
 use nix::unistd::pipe2;
 
+use common::svscan_socket::Why;
+
 use crate::daemon::{Svscan, earliest};
 use crate::table::{DevIno, Entry, Role, Slot};
 
@@ -32,6 +34,19 @@ const RETRY_STAT: Abandon = Abandon(Duration::from_secs(4));
 const RETRY_OLD_SERVICE: Abandon = Abandon(Duration::from_secs(10));
 const RETRY_TOO_MANY: Abandon = Abandon(Duration::from_secs(60));
 const RETRY_PIPE: Abandon = Abandon(Duration::from_secs(3));
+
+impl Abandon {
+    /// What `svscanctl -l` says of the name the scan stopped at.
+    fn why(self) -> Why {
+        match self {
+            RETRY_DIR => Why::ScanDirFailed,
+            RETRY_OLD_SERVICE => Why::OldLogger,
+            RETRY_TOO_MANY => Why::TooManyServices,
+            RETRY_PIPE => Why::PipeFailed,
+            _ => Why::StatFailed,
+        }
+    }
+}
 
 fn is_dir(st: &FileStat) -> bool {
     SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
@@ -62,8 +77,9 @@ impl Svscan {
     /// the view, forgets dead inactive entries and releases held-back kills.
     pub fn scan(&mut self, now: Instant) {
         self.scan_deadline = self.rescan.map(|every| now + every);
-        if let Err(Abandon(delay)) = self.scan_dir(now) {
-            earliest(&mut self.scan_deadline, now + delay);
+        if let Err(abandon) = self.scan_dir(now) {
+            self.scan_abandoned(abandon.why());
+            earliest(&mut self.scan_deadline, now + abandon.0);
             return;
         }
         for slot in self.table.slot_range() {
@@ -84,6 +100,7 @@ impl Svscan {
             }
         }
         self.pending.delay_kills = false;
+        self.scan_completed();
     }
 
     fn scan_dir(&mut self, now: Instant) -> Result<(), Abandon> {
@@ -120,7 +137,10 @@ impl Svscan {
 
     /// One top-level entry of the scan directory, then its `NAME/log`.
     fn scan_service(&mut self, name: &CStr, now: Instant) -> Result<(), Abandon> {
-        let Some((service, created)) = self.check_service(name, now)? else {
+        let checked = self.check_service(name, now);
+        let Some((service, created)) =
+            checked.inspect_err(|_| self.scan_stopped_at(name.to_bytes()))?
+        else {
             return Ok(());
         };
         self.log_name.clear();
@@ -129,7 +149,8 @@ impl Svscan {
         let log_name = std::mem::take(&mut self.log_name);
         let checked = CStr::from_bytes_with_nul(&log_name)
             .map_err(|_| RETRY_STAT)
-            .and_then(|log| self.check_logger(service, log, now));
+            .and_then(|log| self.check_logger(service, log, now))
+            .inspect_err(|_| self.scan_stopped_at(&log_name));
         self.log_name = log_name;
         if checked.is_err() && created {
             // **fix**: C 2.12 (seed lines 1307-1312) freed NAME's slot even when NAME was
@@ -170,6 +191,7 @@ impl Svscan {
             RETRY_TOO_MANY
         })?;
         self.special_created |= special;
+        self.watch_service(name);
         earliest(&mut self.start_deadline, now);
         Ok(Some((slot, true)))
     }

@@ -7,26 +7,33 @@
 //! counted. Each scenario
 //! also shows the counter moving when svscan does allocate, so that it can fail.
 
+use std::process::Command;
 use std::time::Duration;
 
 use integration_tests::alloc::Counter;
 use integration_tests::suite::Scenario;
 use integration_tests::{
-    DEADLINE, Events, Fixture, Outcome, StubControl, Svscan, ours_only, procfs, scenario,
+    DEADLINE, Events, Fixture, Launch, Outcome, StubControl, Svscan, binary, ours_only, procfs,
+    program, scenario,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
     scenario!(idle_svscan_allocates_nothing_and_a_new_service_does),
     scenario!(respawn_cycles_allocate_nothing).slow(),
+    scenario!(clients_querying_l_and_w_repeatedly_allocate_nothing),
 ];
+
+/// svscan with the allocation counter's shim preloaded, to add options to.
+fn launch<'f>(counter: &Counter, fx: &'f Fixture) -> Launch<'f> {
+    counter
+        .env()
+        .into_iter()
+        .fold(fx.svscan(), |launch, (key, value)| launch.env(key, value))
+}
 
 /// svscan with the allocation counter's shim preloaded.
 fn start<'f>(counter: &Counter, fx: &'f Fixture) -> Svscan<'f> {
-    let mut launch = fx.svscan();
-    for (key, value) in counter.env() {
-        launch = launch.env(key, value);
-    }
-    launch.start()
+    launch(counter, fx).start()
 }
 
 /// Waits until svscan is between two turns of its loop.
@@ -129,5 +136,83 @@ fn respawn_cycles_allocate_nothing() -> Outcome {
         1,
         "the logger is not restarted"
     );
+    Ok(())
+}
+
+/// Runs our `svscanctl ARGS DIR`, which must succeed.
+fn svscanctl(fx: &Fixture, args: &[&str]) {
+    let ran = program::run(
+        Command::new(binary("svscanctl"))
+            .args(args)
+            .arg(fx.scandir()),
+        DEADLINE,
+    );
+    assert_eq!(ran.code, Some(0), "svscanctl {args:?}: {ran:?}");
+}
+
+/// Issue 11: "heap-free steady state still holds (the allocation test extended to a client
+/// querying `-l` and `-w` repeatedly)": svscan's request socket serves each client from a
+/// fixed array and stack buffers (`svscan/src/clients.rs`), and its events are published
+/// without allocating, so listings and acknowledged commands cost no allocation; a rescan
+/// asked with `-wa` costs exactly what the FIFO's `a` costs (the scanner's own, if any).
+/// svscan runs with `--watch`, so that the inotify descriptor is in its poll set too.
+fn clients_querying_l_and_w_repeatedly_allocate_nothing() -> Outcome {
+    counted_svscan_is_ours()?;
+    let fx = Fixture::new();
+    let names = ["a", "b", "c", "c/log"];
+    fx.service("a").service("b").logged("c");
+    let counter = Counter::new(fx.tmp());
+    let mut sv = launch(&counter, &fx).arg("--watch").start();
+    sv.wait_for("every supervisor started", DEADLINE, |e| {
+        all_started(e, &names, 1)
+    });
+    wait_quiet(&mut sv);
+    let before = counter.after_start_up();
+    for _ in 0..10 {
+        for args in [&["-l"][..], &["-lj"], &["-wz"], &["-wn"], &["-wN"], &["-w"]] {
+            svscanctl(&fx, args);
+        }
+    }
+    wait_quiet(&mut sv);
+    assert_eq!(
+        counter.get(),
+        before,
+        "60 clients of -l and -w allocated; the shim's trace:\n{}",
+        counter.trace_after(before)
+    );
+
+    // Rescans: the FIFO's `a`, each waited for on the `s` event, then as many `-wa`.
+    let rounds = 5;
+    let mut events = common::ftrig::Subscriber::new(&fx.path(common::SVSCAN_EVENT_DIR))
+        .expect("subscribe to svscan's events");
+    let base = counter.get();
+    for _ in 0..rounds {
+        sv.ctl("a");
+        let mut scanned = false;
+        sv.wait_until("the s event of the rescan", DEADLINE, |_| {
+            let _ = events.read(|b| scanned |= b == b's');
+            scanned
+        });
+    }
+    wait_quiet(&mut sv);
+    let by_fifo = counter.get() - base;
+    integration_tests::note!("{rounds} FIFO rescans allocated {by_fifo} times");
+    let base = counter.get();
+    for _ in 0..rounds {
+        svscanctl(&fx, &["-wa"]);
+    }
+    wait_quiet(&mut sv);
+    let by_socket = counter.get() - base;
+    assert_eq!(
+        by_socket,
+        by_fifo,
+        "{rounds} rescans through -wa allocated {by_socket} times, through the FIFO \
+         {by_fifo}; the shim's trace:\n{}",
+        counter.trace_after(base)
+    );
+    let events = sv.events();
+    for name in names {
+        assert_eq!(events.starts(name).len(), 1, "{name} was restarted");
+    }
     Ok(())
 }
