@@ -125,9 +125,9 @@ impl fmt::Write for Line {
 }
 
 /// Formats `PROG: KIND: MESSAGE\n` and writes it to fd 2 in one `write`, ignoring failure.
-///
-/// The diagnostics are cold and never inlined: their 4 kB line buffer would otherwise sit in
-/// the frame of a daemon's busiest function, whose stack probes dirty every page of it.
+// Never inlined: the line's 4 kB buffer would otherwise sit in the frame of every caller,
+// and a daemon's nested steps (supervise's loop → transition → start → file read) would each
+// carry one, dirtying stack pages that stay dirty for the process's life.
 #[cold]
 #[inline(never)]
 fn emit(kind: &str, message: fmt::Arguments<'_>) {

@@ -3,8 +3,9 @@
 //! control-directory maker of svscan and supervise ([`ctldir`]), the daemons' record locks
 //! ([`lock`]), `posix_spawn` with an empty mask and default dispositions ([`spawn`]), one
 //! POSIX getopt ([`getopt`]), s6-style diagnostics with their exit codes ([`diag`], skalibs'
-//! `strerr`), and the formats supervise shares with its clients: TAI64N stamps ([`tai`]), the
-//! status file ([`status`]), the ftrig fifodir ([`ftrig`]) and the signal names ([`sig`]).
+//! `strerr`), the formats supervise shares with its clients: TAI64N stamps ([`tai`]), the
+//! status file ([`status`]), the ftrig fifodir ([`ftrig`]) and the signal names ([`sig`]),
+//! and the protocol of svscan's request socket ([`svscan_socket`]), beyond s6.
 //!
 //! It is not a place for one program's logic: svscan's scanner, table and loop live in the
 //! `svscan` crate. Errors are typed (an enum with `Display` and an exit code); the binaries
@@ -18,6 +19,7 @@ use nix::errno::Errno;
 
 pub mod control;
 pub mod ctldir;
+pub mod deadline;
 pub mod diag;
 pub mod ftrig;
 pub mod getopt;
@@ -25,6 +27,8 @@ pub mod lock;
 pub mod sig;
 pub mod spawn;
 pub mod status;
+pub mod svlisten;
+pub mod svscan_socket;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tai;
@@ -47,12 +51,17 @@ pub const CRASH_PROG: &CStr = c".s6-svscan/crash";
 /// Prefix of svscan's per-signal programs, followed by the signal's name without `SIG`
 /// (`.s6-svscan/SIGHUP`, ...).
 pub const SIGNAL_PROG_PREFIX: &str = ".s6-svscan/SIG";
+/// svscan's request socket (beyond s6: `svscanctl -w` and `-l`), relative to the scan directory.
+pub const SVSCAN_SOCKET: &str = ".s6-svscan/socket";
+/// svscan's event fifodir (beyond s6: `s` after each complete scan, `x` when it leaves its
+/// loop), relative to the scan directory.
+pub const SVSCAN_EVENT_DIR: &str = ".s6-svscan/event";
 
 /// supervise's control directory, relative to the service directory (`S6_SUPERVISE_CTLDIR`).
 pub const SUPERVISE_DIR: &str = "supervise";
 
 /// Writes all of `bytes` (skalibs `allwrite`), retrying on EINTR and short writes.
-pub(crate) fn write_all<Fd: AsFd>(fd: Fd, mut bytes: &[u8]) -> Result<(), Errno> {
+pub fn write_all<Fd: AsFd>(fd: Fd, mut bytes: &[u8]) -> Result<(), Errno> {
     let fd = fd.as_fd();
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {

@@ -112,7 +112,7 @@ impl Status {
     /// they come (`ENOENT`…), a file shorter than 35 bytes is `EPIPE`.
     pub fn read(service_dir: &Path) -> Result<Status, Errno> {
         let fd = open(
-            &service_dir.join(STATUS_FILE),
+            &service_path(service_dir, STATUS_FILE),
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )?;
@@ -179,6 +179,16 @@ impl Status {
     pub fn exit_code(&self) -> u8 {
         (self.wstat >> 8) as u8
     }
+}
+
+/// `rel` in the service directory `dir`, spelled as C spells it: `DIR/rel`, whatever `DIR`
+/// looks like (`Path::join` would make `""` + `down` a relative `down`, where C's `/down` is
+/// at the root, and drop the double slash of `dir/` that s6's messages show).
+pub fn service_path(dir: &Path, rel: &str) -> std::path::PathBuf {
+    let mut path = dir.as_os_str().to_owned();
+    path.push("/");
+    path.push(rel);
+    path.into()
 }
 
 fn read_status(fd: &std::os::fd::OwnedFd) -> Result<Status, Errno> {
@@ -315,6 +325,13 @@ mod tests {
         use std::os::unix::fs::MetadataExt;
         assert_ne!(before.ino(), after.ino());
         assert_eq!(Status::read(dir.path()), Ok(Status::ZERO));
+    }
+
+    #[test]
+    fn service_paths_are_spelled_as_c_spells_them() {
+        assert_eq!(service_path(Path::new("a"), "down"), Path::new("a/down"));
+        assert_eq!(service_path(Path::new("a/"), "down").as_os_str(), "a//down");
+        assert_eq!(service_path(Path::new(""), "down"), Path::new("/down"));
     }
 
     #[test]

@@ -48,6 +48,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use integration_tests::stats::{fmt, median, summary};
 use integration_tests::{
     Events, Fixture, Implementation, StubControl, Svscan, UnderTest, now_mono_ns, procfs, real_s6,
     reference, workspace_root,
@@ -277,54 +278,7 @@ impl Results {
     }
 }
 
-fn median(v: &[f64]) -> Option<f64> {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(v[n / 2]),
-        n => Some(f64::midpoint(v[n / 2 - 1], v[n / 2])),
-    }
-}
-
-fn summary(v: &[f64]) -> String {
-    let Some(m) = median(v) else {
-        return "-".to_owned();
-    };
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!("{} ({}-{})", fmt(m), fmt(min), fmt(max))
-}
-
-fn fmt(x: f64) -> String {
-    if (x == x.trunc() && x.abs() < 1e9) || x.abs() >= 100.0 {
-        format!("{x:.0}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
 // ------------------------------------------------------------------ /proc
-
-fn proc_file(pid: i32, file: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default()
-}
-
-/// A `Key:   value` field of a `/proc` file, as a number (kB for sizes).
-fn proc_field(text: &str, key: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
-
-/// Voluntary plus nonvoluntary context switches of `pid`.
-fn context_switches(pid: i32) -> u64 {
-    let status = proc_file(pid, "status");
-    proc_field(&status, "voluntary_ctxt_switches").unwrap_or(0)
-        + proc_field(&status, "nonvoluntary_ctxt_switches").unwrap_or(0)
-}
 
 /// CPU time of `pid`, in seconds.
 fn cpu_secs(pid: i32) -> f64 {
@@ -595,9 +549,8 @@ fn open_fifo(fx: &Fixture) -> OwnedFd {
 }
 
 fn memory(results: &mut Results, who: Who, pid: i32, n: usize, logged: bool) {
-    let rollup = proc_file(pid, "smaps_rollup");
-    let dirty = proc_field(&rollup, "Private_Dirty").unwrap_or(0) as f64;
-    let rss = proc_field(&rollup, "Rss").unwrap_or(0) as f64;
+    let dirty = procfs::memory_kb(pid, "Private_Dirty").unwrap_or(0) as f64;
+    let rss = procfs::memory_kb(pid, "Rss").unwrap_or(0) as f64;
     let (dirty_target, rss_target) = match n {
         0 | 1000 => (Target::Ratio(0.8), Target::Ratio(1.0)),
         100 => (Target::Ratio(0.8), Target::None),
@@ -630,10 +583,10 @@ fn run_small(plan: &Plan, results: &mut Results, c: &Contender, n: usize) {
     wait_quiet(&mut sv, &fifo);
     memory(results, c.who, sv.pid(), n, true);
     if n == plan.idle_n {
-        let before = context_switches(sv.pid());
+        let before = procfs::context_switches(sv.pid());
         // A measurement window, not a wait for a condition: svscan is left alone for it.
         std::thread::sleep(plan.idle_window);
-        let after = context_switches(sv.pid());
+        let after = procfs::context_switches(sv.pid());
         results.add(
             "3 idle",
             &format!(

@@ -148,6 +148,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
+pub mod alloc;
 pub mod binaries;
 pub mod events;
 pub mod json;
@@ -155,6 +156,8 @@ pub mod pidns;
 pub mod process;
 pub mod procfs;
 pub mod program;
+pub mod service;
+pub mod stats;
 pub mod suite;
 pub mod user;
 pub mod wait;

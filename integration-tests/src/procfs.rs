@@ -196,6 +196,28 @@ pub fn cpu_time(pid: i32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// A `Key:   value` field of `/proc/PID/FILE`, as a number (kB for sizes).
+fn proc_field(pid: i32, file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+/// Voluntary plus nonvoluntary context switches of `pid` so far (`/proc/PID/status`): its
+/// wake-ups, for the "zero wake-ups while idle" checks.
+#[must_use]
+pub fn context_switches(pid: i32) -> u64 {
+    proc_field(pid, "status", "voluntary_ctxt_switches").unwrap_or(0)
+        + proc_field(pid, "status", "nonvoluntary_ctxt_switches").unwrap_or(0)
+}
+
+/// A memory figure of `pid` in kB from `/proc/PID/smaps_rollup` (`Private_Dirty`, `Rss`).
+#[must_use]
+pub fn memory_kb(pid: i32, key: &str) -> Option<u64> {
+    proc_field(pid, "smaps_rollup", key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

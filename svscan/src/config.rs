@@ -3,7 +3,7 @@
 //! Options come before the operand and are never permuted: the first operand ends them, and
 //! everything after it is ignored (as skalibs' `subgetopt`). The last occurrence of an option
 //! wins, `-c` and `-C` included (by position). Values are unsigned decimal, consumed whole.
-//! Long forms are those of s6 2.15, plus `--supervise`.
+//! Long forms are those of s6 2.15, plus `--supervise` and `--watch`.
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -37,6 +37,8 @@ pub struct Config {
     pub supervise: OsString,
     /// The scan directory to chdir into, if given.
     pub scandir: Option<PathBuf>,
+    /// `--watch` (beyond s6): rescan when the scan directory changes (`watch.rs`).
+    pub watch: bool,
 }
 
 /// The usage line, with `prog` as the program name.
@@ -44,11 +46,11 @@ pub struct Config {
 pub fn usage_line(prog: &str) -> String {
     format!(
         "{prog} [ -c services_max | -C services_max ] [ -L name_max ] [ -t timeout ] \
-         [ -d notif ] [ -X consoleholder ] [ --supervise prog ] [ dir ]"
+         [ -d notif ] [ -X consoleholder ] [ --supervise prog ] [ --watch ] [ dir ]"
     )
 }
 
-/// The long forms of s6 2.15, plus `--supervise`.
+/// The long forms of s6 2.15, plus `--supervise` and `--watch`.
 const LONGS: &[Long] = &[
     Long {
         name: "services-max",
@@ -74,6 +76,10 @@ const LONGS: &[Long] = &[
         name: "supervise",
         value: true,
     },
+    Long {
+        name: "watch",
+        value: false,
+    },
 ];
 
 /// Parses the arguments after the program name.
@@ -89,6 +95,7 @@ pub fn parse<S: AsRef<OsStr>>(args: &[S]) -> Result<Config, getopt::Error> {
     let mut notification_fd = None;
     let mut console_holder = None;
     let mut supervise = OsStr::new("s6-supervise");
+    let mut watch = false;
     let mut opts = Getopt::new(args, "c:C:L:t:d:X:", LONGS);
     for opt in opts.by_ref() {
         let opt = opt?;
@@ -106,6 +113,7 @@ pub fn parse<S: AsRef<OsStr>>(args: &[S]) -> Result<Config, getopt::Error> {
                 console_holder = Some(unsigned(opt.value)?);
             }
             Key::Long("supervise") => supervise = opt.value.ok_or(getopt::Error::BadValue)?,
+            Key::Long("watch") => watch = true,
             _ => return Err(getopt::Error::Unknown),
         }
     }
@@ -122,6 +130,7 @@ pub fn parse<S: AsRef<OsStr>>(args: &[S]) -> Result<Config, getopt::Error> {
         console_holder,
         supervise: supervise.to_owned(),
         scandir: opts.operands().first().map(PathBuf::from),
+        watch,
     })
 }
 
@@ -147,6 +156,7 @@ mod tests {
         assert_eq!(c.console_holder, None);
         assert_eq!(c.supervise, "s6-supervise");
         assert_eq!(c.scandir, None);
+        assert!(!c.watch);
     }
 
     #[test]
@@ -220,6 +230,7 @@ mod tests {
             "6",
             "--supervise",
             "/bin/stub",
+            "--watch",
             "d",
         ]);
         assert_eq!(c.services_max, 20);
@@ -228,6 +239,7 @@ mod tests {
         assert_eq!(c.notification_fd, Some(5));
         assert_eq!(c.console_holder, Some(6));
         assert_eq!(c.supervise, "/bin/stub");
+        assert!(c.watch);
         assert_eq!(c.scandir, Some(PathBuf::from("d")));
     }
 
@@ -246,6 +258,7 @@ mod tests {
         bad(&["--version"]);
         bad(&["--supervise"]);
         bad(&["--timeout=5x"]);
+        bad(&["--watch=1"]);
         // skalibs takes everything after the letter as the value, `=` included (clap did not).
         bad(&["-t=5"]);
     }

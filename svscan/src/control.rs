@@ -32,7 +32,8 @@ impl Svscan {
         }
     }
 
-    fn command(&mut self, byte: u8) {
+    /// Acts on one command byte, from the FIFO or from a client of the socket (`clients`).
+    pub fn command(&mut self, byte: u8) {
         match Command::from_byte(byte) {
             Some(Command::Reap) => self.pending.reap = true,
             Some(Command::Alarm) => self.rescan_now(),

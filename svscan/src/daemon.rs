@@ -8,23 +8,31 @@
 //! warnings and timers; the rest is the crash path.
 //!
 //! The steps live in their own modules (`scan`, `start`, `reap`, `kill`, `control`,
-//! `signals`, `finish`), each an `impl Svscan` block. New event sources (an inotify watch, an
-//! event fifodir) are one more entry in [`Svscan::wait`]'s poll set.
+//! `signals`, `finish`), each an `impl Svscan` block. Beyond s6, the same loop serves the
+//! request socket (`clients`: `svscanctl -w`, whose rule is `acks`, and `-l`, built by
+//! `listing`), publishes events (`events`) and, with `--watch`, reads an inotify watch
+//! (`watch`): each is one more entry of [`Svscan::wait`]'s poll set and a step of the turn,
+//! and none has a timer while svscan is idle.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::ctldir::ControlDir;
+use common::deadline::poll_timeout;
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::signalfd::SignalFd;
 
 use crate::scan::ScanState;
 use crate::start::Supervise;
 use common::spawn::SpawnAttr;
 
-use crate::sys;
+use crate::acks::Progress;
+use crate::clients::{Clients, MAX_CLIENTS};
+use crate::listing::{ScanStop, SpawnFailure};
 use crate::table::Table;
+use crate::watch::Watch;
+use crate::{events, sys};
 
 /// Work requested and not yet done, OR-ed together until acted on (C's `what` bits).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +75,18 @@ pub struct Svscan {
     pub signals: SignalFd,
     /// The control FIFO, lock and kept writer: held for svscan's whole life.
     pub control: ControlDir,
+    /// How far the loop has got, for `svscanctl -w` (`acks`).
+    pub progress: Progress,
+    /// The request socket and its connections (`clients`).
+    pub clients: Clients,
+    /// `.s6-svscan/event` was made: events are published there (`events`).
+    pub events: bool,
+    /// `--watch`: the inotify watch (`watch`).
+    pub watch: Option<Watch>,
+    /// The spawn that stopped the last start pass, for `svscanctl -l` (`listing`).
+    pub spawn_failure: Option<SpawnFailure>,
+    /// The name the last abandoned scan stopped at, for `svscanctl -l` (`listing`).
+    pub scan_stop: ScanStop,
 }
 
 /// Moves `deadline` earlier to `at` if `at` comes first (skalibs `tain_earliest1`).
@@ -76,22 +96,15 @@ pub fn earliest(deadline: &mut Option<Instant>, at: Instant) {
     }
 }
 
-/// The poll timeout until `deadline`: rounded up to the millisecond, so that svscan never
-/// wakes before a deadline and spins.
-fn timeout_until(deadline: Option<Instant>, now: Instant) -> PollTimeout {
-    let Some(deadline) = deadline else {
-        return PollTimeout::NONE;
-    };
-    let left = deadline.saturating_duration_since(now);
-    let ms = left.as_nanos().div_ceil(1_000_000);
-    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-}
-
-/// Which sources are readable after a wait.
+/// Which sources are readable after a wait (the connections keep their own results).
 struct Ready {
     signals: bool,
     control: bool,
+    watch: bool,
 }
+
+/// The most descriptors polled: signals, control FIFO, watch, listener, connections.
+const POLL_MAX: usize = 4 + MAX_CLIENTS;
 
 impl Svscan {
     /// The loop: runs until a command or signal asks to leave, then the finish phase.
@@ -100,11 +113,14 @@ impl Svscan {
             let ready = self.wait();
             self.turn(&ready);
         }
+        self.publish(events::LEAVING);
         self.finish()
     }
 
-    /// One turn after a wait: signals, then commands, then the scan and the start pass if
-    /// due (**fix**: whatever woke the wait, not only a timeout), then kills and reaping.
+    /// One turn after a wait: signals, then commands (the FIFO's, then the socket's), then
+    /// the scan and the start pass if due (**fix**: whatever woke the wait, not only a
+    /// timeout), then kills and reaping; then what the turn did is told: the `s` event, the
+    /// answers to `svscanctl -w`, the listings.
     fn turn(&mut self, ready: &Ready) {
         if ready.signals {
             self.handle_signals();
@@ -113,50 +129,95 @@ impl Svscan {
             self.handle_control();
         }
         let now = Instant::now();
+        self.handle_clients(now);
+        if ready.watch {
+            self.handle_watch(now);
+        }
+        self.watch_due(now);
         let footprint = self.table.footprint();
+        let complete = self.progress.scans_complete;
         if self.scan_deadline.is_some_and(|d| d <= now) {
+            self.progress.scans_begun += 1;
             self.scan(now);
         }
         if self.start_deadline.is_some_and(|d| d <= now) {
+            // Every pass tries a failed entry again first (it stays due), so a pass that
+            // records no failure has none left.
+            self.spawn_failure = None;
             self.start(now);
         }
         if self.table.footprint() > footprint {
             sys::release_free_memory();
         }
+        let kills_asked = self.pending.kill_all || self.pending.kill_inactive;
         self.kill();
+        if kills_asked && !(self.pending.kill_all || self.pending.kill_inactive) {
+            self.progress.kills += 1;
+        }
+        let reaping = self.pending.reap;
         self.reap();
+        if reaping {
+            self.progress.reaps += 1;
+        }
+        if self.progress.scans_complete != complete {
+            self.publish(events::SCANNED);
+        }
+        self.serve_clients(Instant::now());
     }
 
-    /// Waits for a signal, a command or the nearest deadline.
+    /// Waits for a signal, a command, a client, a change of the watched directory or the
+    /// nearest deadline.
     fn wait(&mut self) -> Ready {
-        let deadline = match (self.scan_deadline, self.start_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let timeout = timeout_until(deadline, Instant::now());
-        let mut fds = [
-            PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
-            PollFd::new(self.control.control.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, timeout) {
+        let deadline = [
+            self.scan_deadline,
+            self.start_deadline,
+            self.watch.as_ref().and_then(Watch::deadline),
+            self.clients.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let timeout = poll_timeout(deadline, Instant::now());
+        // Unused entries are never passed to poll; they only fill the array.
+        let mut fds: [PollFd<'_>; POLL_MAX] =
+            std::array::from_fn(|_| PollFd::new(self.signals.as_fd(), PollFlags::empty()));
+        fds[0] = PollFd::new(self.signals.as_fd(), PollFlags::POLLIN);
+        fds[1] = PollFd::new(self.control.control.as_fd(), PollFlags::POLLIN);
+        let mut n = 2;
+        let watch_at = self.watch.as_ref().map(|w| {
+            fds[n] = PollFd::new(w.fd(), PollFlags::POLLIN);
+            n += 1;
+            n - 1
+        });
+        let clients_at = n;
+        n += self.clients.poll_fds(&mut fds[n..]);
+        match poll(&mut fds[..n], timeout) {
             Ok(_) => {}
             Err(Errno::EINTR) => {
+                self.clients.set_revents(&[]);
                 return Ready {
                     signals: false,
                     control: false,
+                    watch: false,
                 };
             }
             Err(e) => self.crash("iopause", e),
         }
-        let revents = |fd: &PollFd<'_>| fd.revents().unwrap_or(PollFlags::empty());
-        let (sig, ctl) = (revents(&fds[0]), revents(&fds[1]));
+        let mut revents = [PollFlags::empty(); POLL_MAX];
+        for (r, fd) in revents.iter_mut().zip(&fds[..n]) {
+            *r = fd.revents().unwrap_or(PollFlags::empty());
+        }
+        let (sig, ctl) = (revents[0], revents[1]);
         let broken = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
         if (sig | ctl).intersects(broken) {
             self.crash("check internal pipes", Errno::EIO);
         }
+        self.clients.set_revents(&revents[clients_at..n]);
         Ready {
             signals: sig.contains(PollFlags::POLLIN),
             control: ctl.contains(PollFlags::POLLIN),
+            // An error condition is read too: the read fails and drops the watch.
+            watch: watch_at.is_some_and(|i| !revents[i].is_empty()),
         }
     }
 
@@ -167,14 +228,14 @@ impl Svscan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::table::{DevIno, Entry, Table};
     use nix::sys::wait::{WaitStatus, waitpid};
     use std::ffi::OsStr;
 
     /// A daemon on a temporary control dir, supervising with `/bin/true`, with nothing due.
-    fn daemon(dir: &std::path::Path) -> Svscan {
+    pub(crate) fn daemon(dir: &std::path::Path) -> Svscan {
         Svscan {
             table: Table::new(8),
             name_max: 251,
@@ -191,6 +252,12 @@ mod tests {
             scan: ScanState::default(),
             signals: crate::signals::open_signalfd().unwrap(),
             control: common::ctldir::init_control_dir(dir, &common::ctldir::SVSCAN).unwrap(),
+            progress: Progress::default(),
+            clients: Clients::new(None, 2),
+            events: false,
+            watch: None,
+            spawn_failure: None,
+            scan_stop: ScanStop::new(),
         }
     }
 
@@ -215,6 +282,7 @@ mod tests {
         sv.turn(&Ready {
             signals: false,
             control: true,
+            watch: false,
         });
 
         let pid = sv.table.get(slot).unwrap().pid();
@@ -237,16 +305,5 @@ mod tests {
         assert_eq!(d, Some(now + Duration::from_secs(5)));
         earliest(&mut d, now);
         assert_eq!(d, Some(now));
-    }
-
-    #[test]
-    fn the_timeout_is_infinite_without_deadline_and_never_early() {
-        let now = Instant::now();
-        assert_eq!(timeout_until(None, now), PollTimeout::NONE);
-        assert_eq!(timeout_until(Some(now), now), PollTimeout::ZERO);
-        let t = timeout_until(Some(now + Duration::from_micros(1500)), now);
-        assert_eq!(t, PollTimeout::try_from(2u32).unwrap());
-        let past = timeout_until(Some(now), now + Duration::from_secs(1));
-        assert_eq!(past, PollTimeout::ZERO);
     }
 }

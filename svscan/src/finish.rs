@@ -42,6 +42,7 @@ impl Svscan {
 
     /// The crash path: restore the console and the signals, then exec `.s6-svscan/crash`.
     pub fn crash(&mut self, step: &str, e: Errno) -> ! {
+        self.publish(crate::events::LEAVING);
         self.drop_pending_signals();
         signals::unblock_all();
         self.restore_console();

@@ -8,12 +8,16 @@
 //! die with s6's messages and exit codes, then [`daemon::Svscan::run`], which must not.
 #![deny(unsafe_code)]
 
+mod acks;
+mod clients;
 mod config;
 mod control;
 mod daemon;
+mod events;
 mod finish;
 mod index;
 mod kill;
+mod listing;
 mod reap;
 mod scan;
 mod signals;
@@ -21,6 +25,7 @@ mod start;
 #[allow(unsafe_code)]
 mod sys;
 mod table;
+mod watch;
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
@@ -31,8 +36,11 @@ use common::diag::{self, SysErr};
 use common::spawn::{SpawnAttr, SpawnOptions};
 use common::{EXIT_SYSTEM, EXIT_USAGE, fatal};
 
+use crate::acks::Progress;
+use crate::clients::Clients;
 use crate::config::Config;
 use crate::daemon::{Pending, Svscan};
+use crate::listing::ScanStop;
 use crate::start::Supervise;
 use crate::table::Table;
 
@@ -80,6 +88,20 @@ fn startup(config: &Config) -> Svscan {
     }
     let control = common::ctldir::init_control_dir(Path::new("."), &common::ctldir::SVSCAN)
         .unwrap_or_else(|e| fatal!(e.exit_code(), "{e}"));
+    // Beyond s6, beside the FIFO and under the lock; none of them is fatal: svscan without
+    // them is s6-svscan.
+    let listener = clients::listen_socket()
+        .inspect_err(|e| {
+            common::warn!(
+                "unable to listen on {}: {}",
+                common::SVSCAN_SOCKET,
+                SysErr(*e)
+            );
+        })
+        .ok();
+    let events = events::make();
+    let watch = if config.watch { watch::open() } else { None };
+    let lock_fd = control.lock.as_raw_fd();
 
     let signals = signals::open_signalfd()
         .unwrap_or_else(|e| fatal!(EXIT_SYSTEM, "unable to selfpipe_init: {}", SysErr(e)));
@@ -136,5 +158,11 @@ fn startup(config: &Config) -> Svscan {
         scan: scan::ScanState::default(),
         signals,
         control,
+        progress: Progress::default(),
+        clients: Clients::new(listener, lock_fd),
+        events,
+        watch,
+        spawn_failure: None,
+        scan_stop: ScanStop::new(),
     }
 }

@@ -48,6 +48,8 @@ use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, stat};
 use nix::sys::statfs::{FsType, fstatfs, statfs};
 use nix::unistd::{AccessFlags, faccessat, pipe2};
 
+use common::svscan_socket::Why;
+
 use crate::daemon::{Svscan, earliest};
 use crate::table::{DevIno, Entry, LogSeen, Role, Slot};
 
@@ -63,6 +65,19 @@ const RETRY_STAT: Abandon = Abandon(Duration::from_secs(4));
 const RETRY_OLD_SERVICE: Abandon = Abandon(Duration::from_secs(10));
 const RETRY_TOO_MANY: Abandon = Abandon(Duration::from_secs(60));
 const RETRY_PIPE: Abandon = Abandon(Duration::from_secs(3));
+
+impl Abandon {
+    /// What `svscanctl -l` says of the name the scan stopped at.
+    fn why(self) -> Why {
+        match self {
+            RETRY_DIR => Why::ScanDirFailed,
+            RETRY_OLD_SERVICE => Why::OldLogger,
+            RETRY_TOO_MANY => Why::TooManyServices,
+            RETRY_PIPE => Why::PipeFailed,
+            _ => Why::StatFailed,
+        }
+    }
+}
 
 /// Where the kernel says the mount table changed.
 const MOUNTINFO: &CStr = c"/proc/self/mountinfo";
@@ -237,8 +252,9 @@ impl Svscan {
     /// the view, forgets dead inactive entries and releases held-back kills.
     pub fn scan(&mut self, now: Instant) {
         self.scan_deadline = self.rescan.map(|every| now + every);
-        if let Err(Abandon(delay)) = self.scan_dir(now) {
-            earliest(&mut self.scan_deadline, now + delay);
+        if let Err(abandon) = self.scan_dir(now) {
+            self.scan_abandoned(abandon.why());
+            earliest(&mut self.scan_deadline, now + abandon.0);
             return;
         }
         for slot in self.table.slot_range() {
@@ -259,6 +275,7 @@ impl Svscan {
             }
         }
         self.pending.delay_kills = false;
+        self.scan_completed();
     }
 
     /// Runs `f`, and once more after giving back the held directories if it lacked a
@@ -390,7 +407,8 @@ impl Svscan {
 
     /// One top-level entry of the scan directory, then its `NAME/log`.
     fn scan_service(&mut self, pass: &Pass, d: &Dirent<'_>, now: Instant) -> Result<(), Abandon> {
-        let Some(found) = self.check_service(pass, d, now)? else {
+        let checked = self.check_service(pass, d, now);
+        let Some(found) = checked.inspect_err(|_| self.scan_stopped_at(d.name.to_bytes()))? else {
             return Ok(());
         };
         let mut log_name = std::mem::take(&mut self.scan.log_name);
@@ -416,6 +434,9 @@ impl Svscan {
                 }
             })
         };
+        if checked.is_err() {
+            self.scan_stopped_at(&log_name);
+        }
         self.scan.log_name = log_name;
         if checked.is_err() && found.created {
             // **fix**: C 2.12 (seed lines 1307-1312) freed NAME's slot even when NAME was
@@ -512,6 +533,7 @@ impl Svscan {
         })?;
         self.table.set_dir(slot, held.filter(|_| plain), plain);
         self.special_created |= special;
+        self.watch_service(d.name);
         earliest(&mut self.start_deadline, now);
         Ok(Some(found(slot, true)))
     }

@@ -157,6 +157,7 @@ impl Svscan {
                 Err(err) => {
                     let name = self.table.name_bytes(slot);
                     warn_sys(&[b"unable to spawn s6-supervise for ", name], err);
+                    self.spawn_failed(slot, err);
                     // The failed entry's start time is not advanced; only a reaped death or
                     // a new entry arms an earlier pass.
                     self.start_deadline = Some(now + SPAWN_RETRY);

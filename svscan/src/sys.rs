@@ -1,9 +1,9 @@
 //! Every `unsafe` of svscan, each wrapped once behind a safe function: taking ownership of
-//! the descriptors named on the command line (`-d`, `-X`), saving a standard fd, and the
-//! signal dispositions.
-//! Spawning and the raw fd checks are `common::spawn` and `common::sys`.
+//! the descriptors named on the command line (`-d`, `-X`) and of accepted connections,
+//! saving a standard fd, and the signal dispositions. Spawning and the raw fd checks are
+//! `common::spawn` and `common::sys`.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
@@ -33,6 +33,33 @@ pub fn adopt_inherited(fd: RawFd) -> Result<OwnedFd, Errno> {
     // SAFETY: `fd` is open, at least 3 and was not CLOEXEC, so (see above) nothing in svscan
     // owns it; svscan is single-threaded, so nothing opened or closed it since the checks.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Accepts a connection on `listener`, non-blocking and close-on-exec from birth (nix's
+/// `accept4` returns a raw number), numbered above `above`: the kernel closes a process's
+/// descriptors in increasing order at exec and exit, and a client waiting for svscan to leave
+/// must see its connection end only after the lock (`above`) is released.
+///
+/// # Errors
+/// The errno of `accept4` (EAGAIN when none is pending) or of the `fcntl` that moves it.
+pub fn accept(listener: &OwnedFd, above: RawFd) -> Result<OwnedFd, Errno> {
+    use nix::sys::socket::{SockFlag, accept4};
+    let fd = accept4(
+        listener.as_raw_fd(),
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+    )?;
+    // SAFETY: accept4 just returned this descriptor, new and owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    if fd.as_raw_fd() > above {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor for the same open socket (O_NONBLOCK is
+    // the socket's, so it is kept) at the lowest free number above `above`; it reads no
+    // memory of ours. The original is closed when `fd` drops.
+    let moved =
+        Errno::result(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above + 1) })?;
+    // SAFETY: fcntl just returned this descriptor, new and owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(moved) })
 }
 
 /// Restores SIGPIPE's default disposition before svscan execs its finish or crash program

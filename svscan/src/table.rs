@@ -87,6 +87,16 @@ const PLAIN: u32 = 1 << 24;
 const LOG_SHIFT: u32 = 25;
 const LOG_MASK: u32 = 3 << LOG_SHIFT;
 
+/// The table's first epoch: a day before it is made, so that a time given just before (as a
+/// test does) is kept as it is rather than rounded up to the epoch; less on a clock that
+/// cannot go back that far.
+fn epoch_before(now: Instant) -> Instant {
+    [86_400, 3_600, 60, 1]
+        .into_iter()
+        .find_map(|secs| now.checked_sub(Duration::from_secs(secs)))
+        .unwrap_or(now)
+}
+
 /// A supervised directory.
 #[derive(Debug)]
 pub struct Entry {
@@ -313,18 +323,23 @@ impl Table {
             names_garbage: 0,
             dirs: 0,
             ends: 0,
-            epoch: Instant::now(),
+            epoch: epoch_before(Instant::now()),
         }
     }
 
-    /// `at` in ticks: whole milliseconds from the epoch, rounded up (so that a start is
-    /// never allowed early), 0 for a time before it. One that would not fit in 32 bits (the
-    /// epoch 49 days old) first moves the epoch to a day before `at`: every time stored is
-    /// then long past and becomes 0, which means the same, "due".
-    fn ticks(&mut self, at: Instant) -> u32 {
+    /// `at` in ticks: whole milliseconds from the epoch, rounded up (`up`: a throttle is
+    /// never over early) or down (a creation time: due now is due), 0 for a time before it.
+    /// One that would not fit in 32 bits (the epoch 49 days old) first moves the epoch to a
+    /// day before `at`: every time stored is then long past and becomes 0, which means the
+    /// same, "due".
+    fn ticks(&mut self, at: Instant, up: bool) -> u32 {
         let ms = |epoch: Instant| {
-            let since = at.saturating_duration_since(epoch);
-            since.as_nanos().div_ceil(1_000_000)
+            let since = at.saturating_duration_since(epoch).as_nanos();
+            if up {
+                since.div_ceil(1_000_000)
+            } else {
+                since / 1_000_000
+            }
         };
         if let Ok(t) = u32::try_from(ms(self.epoch)) {
             return t;
@@ -348,7 +363,7 @@ impl Table {
     }
 
     pub fn set_next_start(&mut self, slot: Slot, at: Instant) {
-        let t = self.ticks(at);
+        let t = self.ticks(at, true);
         if let Some(e) = self.get_mut(slot) {
             e.next_start = t;
         }
@@ -378,7 +393,7 @@ impl Table {
         if self.len >= self.max {
             return Err(Full);
         }
-        entry.next_start = self.ticks(due);
+        entry.next_start = self.ticks(due, false);
         debug_assert!(
             self.find_devino(entry.devino()).is_none(),
             "two entries for one directory"
@@ -788,6 +803,13 @@ mod tests {
         assert_eq!(e.proof(), None);
         e.set_proof(0, LogSeen::Absent);
         assert_eq!(e.proof(), None);
+        // Inserted: due at the millisecond before; set as a throttle: the one after.
+        let due = t.next_start(s).unwrap();
+        assert!(
+            due <= later && due + Duration::from_millis(1) > later,
+            "{due:?} {later:?}"
+        );
+        t.set_next_start(s, later);
         let due = t.next_start(s).unwrap();
         assert!(
             due >= later && due < later + Duration::from_millis(1),
@@ -814,7 +836,7 @@ mod tests {
         let a_due = t.next_start(long_ago).unwrap();
         assert!(a_due < now, "a past start time stays past");
         let b_due = t.next_start(b).unwrap();
-        assert!(b_due >= soon && b_due < soon + Duration::from_millis(1));
+        assert!(b_due <= soon && b_due + Duration::from_millis(1) > soon);
         t.set_next_start(long_ago, soon);
         assert!(t.next_start(long_ago).unwrap() >= soon);
     }

@@ -1,37 +1,57 @@
-//! `svscanctl`: a drop-in `s6-svscanctl [ -zabhitqnN ] svscandir` (spec: "svscanctl").
+//! `svscanctl`: a drop-in `s6-svscanctl [ -zabhitqnN ] svscandir` (spec: "svscanctl"), and,
+//! beyond s6, `-w`, `-T ms`, `-l` and `-j` (README, "svscanctl").
 //!
-//! Each option letter is one command byte, sent in the order given, in one write to
+//! Each command letter is one byte, sent in the order given, in one write to
 //! `svscandir/.s6-svscan/control`: the order of the letters is the message. The options are
 //! read by `common::getopt`, which does not permute: the first operand ends the options, so
 //! `svscanctl DIR -t` sends nothing (spec, item 11). Sending, and the three ways it can fail,
-//! are `common::control::write_control`.
+//! are `common::control::write_control`; so plain letters drive the C `s6-svscan` too.
+//!
+//! Beyond s6, through svscan's request socket (`common::svscan_socket`): `-w` sends the letters
+//! there instead and returns once each has taken effect; `-T ms` bounds everything done on the
+//! socket (`timed out`, exit 99); `-l` prints svscan's table (after the letters), `-j` as JSON
+//! lines ([`listing`]). Against a svscan without the socket (C), these fail at once.
 #![deny(unsafe_code)]
+
+mod listing;
 
 use std::ffi::OsString;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::CONTROL_DIR;
 use common::control::{SvscanCommand as Command, Wording, write_control};
 use common::diag::{set_program_name, usage};
 use common::fatal;
-use common::getopt::{Getopt, Key, Opt};
+use common::getopt::{Getopt, Key, Opt, unsigned};
+use common::svscan_socket::{ClientError, Connection, MAX_LETTERS};
 
+use crate::listing::{Form, Line};
+
+/// s6's line, exactly (spec, "svscanctl"): the options beyond s6 are documented in the README.
 const USAGE: &str = "s6-svscanctl [ -zabhitqnN ] svscandir";
 
 /// The most commands sent at once (as s6-svscanctl's buffer).
-const MAX_COMMANDS: usize = 64;
+const MAX_COMMANDS: usize = MAX_LETTERS;
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 struct Invocation<'a> {
     commands: Vec<Command>,
+    /// `-w`: send the commands through the socket and wait for their effects.
+    wait: bool,
+    /// `-T`: the bound on everything done through the socket (0: none).
+    timeout: Option<Duration>,
+    /// `-l`, `-j`: print the table, in this form.
+    list: Option<Form>,
     scandir: &'a Path,
 }
 
 /// Why the command line was refused.
 #[derive(Debug, PartialEq, Eq)]
 enum ParseError {
-    /// An unknown letter, a long option, or no scandir: print the usage line, exit 100.
+    /// An unknown letter, a long option, a bad `-T`, or no scandir: print the usage line,
+    /// exit 100.
     Usage,
     /// A 65th command letter: fatal 100 `too many commands`.
     TooManyCommands,
@@ -43,23 +63,38 @@ enum ParseError {
 /// even when it is not a command.
 fn parse(args: &[OsString]) -> Result<Invocation<'_>, ParseError> {
     let mut commands = Vec::with_capacity(MAX_COMMANDS);
-    let mut opts = Getopt::new(args, "zabhitqnN", &[]);
+    let mut wait = false;
+    let mut timeout = None;
+    let mut list = None;
+    let mut opts = Getopt::new(args, "zabhitqnNwT:lj", &[]);
     for opt in opts.by_ref() {
         if commands.len() == MAX_COMMANDS {
             return Err(ParseError::TooManyCommands);
         }
         let Ok(Opt {
             key: Key::Short(letter),
-            ..
+            value,
         }) = opt
         else {
             return Err(ParseError::Usage);
         };
-        commands.push(Command::from_byte(letter).ok_or(ParseError::Usage)?);
+        match letter {
+            b'w' => wait = true,
+            b'T' => {
+                let ms = unsigned(value).map_err(|_| ParseError::Usage)?;
+                timeout = (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
+            }
+            b'l' => list = Some(list.unwrap_or(Form::Human)),
+            b'j' => list = Some(Form::Json),
+            _ => commands.push(Command::from_byte(letter).ok_or(ParseError::Usage)?),
+        }
     }
     let scandir = opts.operands().first().ok_or(ParseError::Usage)?;
     Ok(Invocation {
         commands,
+        wait,
+        timeout,
+        list,
         scandir: Path::new(scandir.as_os_str()),
     })
 }
@@ -74,10 +109,28 @@ fn main() {
         Err(ParseError::Usage) => usage(USAGE),
         Err(ParseError::TooManyCommands) => fatal!(common::EXIT_USAGE, "too many commands"),
     };
+    let dir = invocation.scandir;
+    let deadline = invocation.timeout.map(|t| Instant::now() + t);
+    let die = |e: ClientError| -> ! { fatal!(e.exit_code(), "{}", e.message(dir)) };
     let bytes: Vec<u8> = invocation.commands.iter().map(|c| c.byte()).collect();
-    if let Err(e) = write_control(invocation.scandir, CONTROL_DIR, &bytes) {
-        let message = e.message(invocation.scandir, CONTROL_DIR, Wording::ErrnoReported);
+    if invocation.wait {
+        if let Err(e) = Connection::open(dir, deadline).and_then(|c| c.wait(&bytes)) {
+            die(e);
+        }
+    } else if (!bytes.is_empty() || invocation.list.is_none())
+        && let Err(e) = write_control(dir, CONTROL_DIR, &bytes)
+    {
+        let message = e.message(dir, CONTROL_DIR, Wording::ErrnoReported);
         fatal!(e.exit_code(), "{message}");
+    }
+    if let Some(form) = invocation.list {
+        let mut lines = Vec::new();
+        if let Err(e) =
+            Connection::open(dir, deadline).and_then(|c| c.list(|r| lines.push(Line::from(r))))
+        {
+            die(e);
+        }
+        listing::print(&mut lines, form);
     }
 }
 
@@ -91,6 +144,12 @@ mod tests {
             let bytes = inv.commands.iter().map(|c| c.byte()).collect();
             (bytes, inv.scandir.as_os_str().to_owned())
         })
+    }
+
+    fn invocation(args: &[&str]) -> (bool, Option<Duration>, Option<Form>) {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        let inv = parse(&args).unwrap();
+        (inv.wait, inv.timeout, inv.list)
     }
 
     fn sends(args: &[&str], bytes: &[u8], scandir: &str) {
@@ -141,7 +200,7 @@ mod tests {
         // Spec: "including `p r s 0 6 7 8`, which C's getopt string lists but its switch
         // rejects".
         for bad in [
-            "-p", "-r", "-s", "-0", "-6", "-7", "-8", "-x", "-T", "-?", "-ap",
+            "-p", "-r", "-s", "-0", "-6", "-7", "-8", "-x", "-?", "-ap", "-W", "-L",
         ] {
             assert_eq!(parse_strs(&[bad, "d"]), Err(ParseError::Usage), "{bad}");
         }
@@ -158,6 +217,7 @@ mod tests {
         assert_eq!(parse_strs(&[]), Err(ParseError::Usage));
         assert_eq!(parse_strs(&["-a"]), Err(ParseError::Usage));
         assert_eq!(parse_strs(&["-a", "--"]), Err(ParseError::Usage));
+        assert_eq!(parse_strs(&["-w"]), Err(ParseError::Usage));
     }
 
     #[test]
@@ -174,6 +234,10 @@ mod tests {
             parse_strs(&[&max, "-x", "d"]),
             Err(ParseError::TooManyCommands)
         );
+        assert_eq!(
+            parse_strs(&[&max, "-w", "d"]),
+            Err(ParseError::TooManyCommands)
+        );
     }
 
     #[test]
@@ -182,5 +246,32 @@ mod tests {
         let args = [OsString::from("-a"), OsString::from_vec(b"d\xff".to_vec())];
         let inv = parse(&args).unwrap();
         assert_eq!(inv.scandir.as_os_str().as_bytes(), b"d\xff");
+    }
+
+    #[test]
+    fn w_t_l_and_j_are_read_beside_the_letters() {
+        assert_eq!(invocation(&["-wa", "d"]), (true, None, None));
+        sends(&["-wa", "-T", "500", "-h", "d"], b"ah", "d");
+        assert_eq!(
+            invocation(&["-wT500", "-a", "d"]),
+            (true, Some(Duration::from_millis(500)), None)
+        );
+        assert_eq!(invocation(&["-T", "0", "-w", "d"]), (true, None, None));
+        assert_eq!(invocation(&["-l", "d"]), (false, None, Some(Form::Human)));
+        assert_eq!(invocation(&["-lj", "d"]), (false, None, Some(Form::Json)));
+        assert_eq!(invocation(&["-jl", "d"]), (false, None, Some(Form::Json)));
+        assert_eq!(invocation(&["-j", "d"]), (false, None, Some(Form::Json)));
+    }
+
+    #[test]
+    fn a_bad_timeout_is_a_usage_error() {
+        for bad in [
+            &["-T", "d"][..],
+            &["-T", "-5", "d"],
+            &["-T5s", "d"],
+            &["-T"],
+        ] {
+            assert_eq!(parse_strs(bad), Err(ParseError::Usage), "{bad:?}");
+        }
     }
 }

@@ -1,43 +1,29 @@
 //! What the client scenarios share: the supervisors they run against (a list, so that adding
-//! ours is one line), the C clients to compare with, a guard for a running supervisor, and a
-//! client run to its end with its output kept. Kept small on purpose: the harness's own
-//! guards and skip counting replace it as they land.
+//! ours is one line), the C clients to compare with and one differential run, a guard for a
+//! running supervisor and one for a client left running in the background, and the service
+//! scripts.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use common::status::Status;
-use integration_tests::{DEADLINE, POLL_INTERVAL, procfs, real_s6, wait_until, with_std_fds_only};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use integration_tests::process::{Exit, Guard};
+use integration_tests::program::{self, Ran};
+use integration_tests::suite::optional;
+use integration_tests::{
+    DEADLINE, binary, real_s6, reference, wait_until, with_std_fds_only, workspace_root,
+};
 
-/// The C s6 2.12.0.4 reference's `prog`: `$S6REF/bin/prog`, `$S6REF` defaulting to
-/// `${XDG_CACHE_HOME:-$HOME/.cache}/s6-reference-2.12`. `None` with a note when it is not
-/// built (under CI, a failure: `.ci/run` builds it).
-pub fn reference(prog: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("S6REF").map(PathBuf::from).or_else(|| {
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-        Some(cache.join("s6-reference-2.12"))
-    })?;
-    let path = root.join("bin").join(prog);
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing: .ci/run builds the s6 2.12 reference",
-        path.display()
-    );
-    eprintln!("skipped: {} is not built", path.display());
-    None
-}
+/// A service that runs until killed.
+pub const SLEEPER: &str = "#!/bin/sh\nexec sleep 1000\n";
+/// A service that notifies readiness on fd 3 (its `notification-fd`) and runs until killed.
+pub const NOTIFIER: &str = "#!/bin/sh\necho >&3\nexec 3>&-\nexec sleep 1000\n";
 
-/// Which s6 a program comes from.
+/// Which s6 a C program comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// Debian's s6 2.11 in /usr/bin.
@@ -46,42 +32,58 @@ pub enum Origin {
     Reference,
 }
 
+/// The C builds of `prog` here: Debian's 2.11 and the 2.12 reference's. One that is missing
+/// is a part of the scenario that did not run, listed as such (and a failure under CI).
+pub fn c_programs(prog: &str) -> Vec<(Origin, PathBuf)> {
+    let mut all = Vec::new();
+    if let Some(p) = optional(real_s6(prog)) {
+        all.push((Origin::Debian, p));
+    }
+    if let Some(p) = optional(reference(prog)) {
+        all.push((Origin::Reference, p));
+    }
+    all
+}
+
 /// A supervisor the scenarios run against.
 #[derive(Clone, Debug)]
 pub struct Supervisor {
     pub name: &'static str,
-    #[allow(dead_code)] // read by the scenarios where 2.11 and 2.12 differ
-    pub origin: Origin,
     pub path: PathBuf,
 }
 
-/// Every supervisor available here: Debian's C s6-supervise 2.11 and the reference's 2.12
-/// (`s6-supervise.real`: `s6-supervise` there is a wrapper for svscan's tests).
+/// Every supervisor here: ours (from the moment the `supervise` crate is in the workspace),
+/// Debian's C s6-supervise 2.11 and the reference's 2.12 (`s6-supervise.real`:
+/// `s6-supervise` there is a wrapper for svscan's tests).
 pub fn supervisors() -> Vec<Supervisor> {
     let mut all = Vec::new();
-    if let Ok(path) = real_s6("s6-supervise") {
+    if workspace_root().join("supervise/Cargo.toml").is_file() {
+        all.push(Supervisor {
+            name: "supervise (ours)",
+            path: binary("supervise"),
+        });
+    }
+    if let Some(path) = optional(real_s6("s6-supervise")) {
         all.push(Supervisor {
             name: "s6-supervise 2.11",
-            origin: Origin::Debian,
             path,
         });
     }
-    if let Some(path) = reference("s6-supervise.real") {
+    if let Some(path) = optional(reference("s6-supervise.real")) {
         all.push(Supervisor {
             name: "s6-supervise 2.12",
-            origin: Origin::Reference,
             path,
         });
     }
     all
 }
 
-/// A running supervisor on a service directory. Dropping it stops the supervisor, kills it
-/// and every process it started (service, finish) by pid, and reaps it.
+/// A running supervisor on a service directory; dropping it kills it and every process it
+/// started (service, finish) by pid ([`Guard`]).
 pub struct Supervised {
     pub dir: PathBuf,
     pub name: &'static str,
-    child: Child,
+    guard: Guard,
     stderr: PathBuf,
 }
 
@@ -91,24 +93,24 @@ impl Supervised {
     pub fn start(sup: &Supervisor, dir: &Path) -> Supervised {
         let stderr = dir.with_extension("supervise-stderr");
         let file = File::create(&stderr).expect("create stderr file");
-        let child = with_std_fds_only(&mut Command::new(&sup.path))
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", sup.path.display()));
+        let guard = Guard::spawn(
+            with_std_fds_only(&mut Command::new(&sup.path))
+                .arg(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(file),
+        );
         Supervised {
             dir: dir.to_owned(),
             name: sup.name,
-            child,
+            guard,
             stderr,
         }
     }
 
     /// The supervisor's pid.
     pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.guard.pid()
     }
 
     /// Waits until the status file satisfies `done`, and returns it.
@@ -122,15 +124,12 @@ impl Supervised {
     }
 
     /// Waits for the supervisor to exit.
-    pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "{} did not exit", self.name);
-            std::thread::sleep(POLL_INTERVAL);
-        }
+    ///
+    /// # Panics
+    /// If it does not within [`DEADLINE`].
+    pub fn wait_exit(&mut self) -> Exit {
+        let exit = self.guard.wait_exit(DEADLINE);
+        exit.unwrap_or_else(|| panic!("{} did not exit: {}", self.name, self.stderr()))
     }
 
     /// What the supervisor wrote to stderr so far.
@@ -139,74 +138,15 @@ impl Supervised {
     }
 }
 
-impl Drop for Supervised {
-    fn drop(&mut self) {
-        let pid = Pid::from_raw(self.pid());
-        if matches!(self.child.try_wait(), Ok(None)) {
-            // Stopped, it cannot start anything new while its children are listed and killed.
-            let _ = kill(pid, Signal::SIGSTOP);
-            for (child, start) in procfs::descendants(self.pid()) {
-                if procfs::starttime(child) == Some(start) {
-                    let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
-                }
-            }
-            let _ = kill(pid, Signal::SIGKILL);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-/// How a client run by [`run`] ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Output {
-    /// The exit code, `None` if a signal killed it.
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-/// Runs `cmd` to its end (stdin on /dev/null), within [`DEADLINE`].
-///
-/// # Panics
-/// If it cannot be started or overruns (it is then killed by pid and reaped).
-pub fn run(cmd: &mut Command) -> Output {
-    run_within(cmd, DEADLINE)
-}
-
-/// [`run`] with another deadline.
-pub fn run_within(cmd: &mut Command, within: Duration) -> Output {
-    let mut out = tempfile::tempfile().expect("tempfile");
-    let mut err = tempfile::tempfile().expect("tempfile");
-    let mut child = with_std_fds_only(cmd)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("dup"))
-        .stderr(err.try_clone().expect("dup"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let deadline = Instant::now() + within;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-            let _ = child.wait();
-            panic!("{cmd:?} still running after {within:?}");
-        }
-        std::thread::sleep(POLL_INTERVAL);
-    };
-    Output {
-        code: status.code(),
-        stdout: read_all(&mut out),
-        stderr: read_all(&mut err),
-    }
+/// Runs `cmd` to its end (stdin on /dev/null) within [`DEADLINE`], its output kept.
+pub fn run(cmd: &mut Command) -> Ran {
+    program::run(cmd, DEADLINE)
 }
 
 /// Takes the fcntl write lock on `dir/supervise/lock` (creating it) and returns the fd that
 /// holds it, so that C clients see "a supervisor is running" on a hand-made status file.
-pub fn hold_supervise_lock(dir: &Path) -> std::os::fd::OwnedFd {
-    use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
-    use nix::libc;
+pub fn hold_supervise_lock(dir: &Path) -> OwnedFd {
+    use nix::fcntl::{OFlag, open};
     use nix::sys::stat::Mode;
     std::fs::create_dir_all(dir.join("supervise")).expect("mkdir supervise");
     let fd = open(
@@ -215,21 +155,18 @@ pub fn hold_supervise_lock(dir: &Path) -> std::os::fd::OwnedFd {
         Mode::from_bits_truncate(0o644),
     )
     .expect("open supervise/lock");
-    let lock = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    fcntl(&fd, FcntlArg::F_SETLK(&lock)).expect("lock supervise/lock");
+    assert_eq!(
+        common::lock::try_lock(fd.as_fd()),
+        Ok(true),
+        "lock supervise/lock"
+    );
     fd
 }
 
-/// A client running in the background (a listener the test must act on while it waits). Its
-/// stdout and stderr go to files; dropping it kills it by pid if it is still running.
+/// A client running in the background (a listener the test acts on while it waits): its
+/// stdout and stderr go to files; dropping it kills it by pid if it still runs ([`Guard`]).
 pub struct Running {
-    child: Child,
+    guard: Guard,
     out: File,
     err: File,
 }
@@ -239,50 +176,34 @@ impl Running {
     pub fn start(cmd: &mut Command) -> Running {
         let out = tempfile::tempfile().expect("tempfile");
         let err = tempfile::tempfile().expect("tempfile");
-        let child = with_std_fds_only(cmd)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("dup"))
-            .stderr(err.try_clone().expect("dup"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        Running { child, out, err }
+        let guard = Guard::spawn(
+            with_std_fds_only(cmd)
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().expect("dup"))
+                .stderr(err.try_clone().expect("dup")),
+        );
+        Running { guard, out, err }
     }
 
-    /// Its pid.
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+    /// Whether it has exited.
+    pub fn exited(&mut self) -> bool {
+        self.guard.exit().is_some()
     }
 
     /// Waits for its end, within [`DEADLINE`].
     ///
     /// # Panics
-    /// If it overruns (it is killed by pid and reaped by the drop).
-    pub fn wait(mut self) -> Output {
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {DEADLINE:?}"
-            );
-            std::thread::sleep(POLL_INTERVAL);
-        };
-        Output {
-            code: status.code(),
+    /// If it overruns (it is killed by the guard's drop).
+    pub fn wait(mut self) -> Ran {
+        let exit = self
+            .guard
+            .wait_exit(DEADLINE)
+            .expect("still running after the deadline");
+        Ran {
+            code: exit.code(),
             stdout: read_all(&mut self.out),
             stderr: read_all(&mut self.err),
         }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = kill(Pid::from_raw(self.pid()), Signal::SIGKILL);
-        }
-        let _ = self.child.wait();
     }
 }
 
@@ -292,4 +213,125 @@ fn read_all(f: &mut File) -> String {
         .and_then(|_| f.read_to_string(&mut s))
         .expect("read output");
     s
+}
+
+/// `text` with the `PROG: ` that starts each line taken out, so that messages of programs
+/// run under different names compare equal.
+pub fn without_prog(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_once(": ").map_or(l, |(_, rest)| rest))
+        .fold(String::new(), |mut out, l| {
+            out.push_str(l);
+            out.push('\n');
+            out
+        })
+}
+
+/// Debian's 2.11 (its skalibs) prints a stray `: ` in every "unable to" message without an
+/// errno (`s6-svc: fatal: : unable to control DIR: supervisor not listening`); 2.12 prints the
+/// spec's text. This takes it out of a Debian program's output, so that the rest is compared.
+pub fn debian_quirks(c_tool: &Path, mut out: Ran) -> Ran {
+    if c_tool.starts_with("/usr/bin") {
+        out.stderr = out
+            .stderr
+            .replace("fatal: : unable to ", "fatal: unable to ");
+    }
+    out
+}
+
+/// Whether `ours` is what C printed in the run `before` or the run `after` it, word by word:
+/// every word is the one of `before` or the one of `after` at its place, or a number between
+/// theirs. A field counting seconds may tick between the runs (more than once on a loaded
+/// machine), and two such fields (`updownfor`, `readyfor`, whose stamps differ by a few ms)
+/// may tick at different moments; any other difference still fails.
+fn between(ours: &Ran, before: &Ran, after: &Ran) -> bool {
+    if ours == before || ours == after {
+        return true;
+    }
+    let same_rest = |c: &Ran| c.code == ours.code && c.stderr == ours.stderr;
+    let words = |r: &Ran| r.stdout.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let (o, b, a) = (words(ours), words(before), words(after));
+    same_rest(before)
+        && same_rest(after)
+        && o.len() == b.len()
+        && o.len() == a.len()
+        && o.iter()
+            .zip(b.iter().zip(&a))
+            .all(|(o, (b, a))| o == b || o == a || counted_between(o, b, a))
+}
+
+/// Whether the word `ours` is a count of seconds between C's `before` and `after`.
+fn counted_between(ours: &str, before: &str, after: &str) -> bool {
+    let n = |w: &str| w.trim_end().parse::<u64>().ok();
+    matches!((n(ours), n(before), n(after)), (Some(o), Some(b), Some(a)) if b <= o && o <= a)
+}
+
+/// Runs our `tool` and the C `c_tool` on the same arguments and asserts the same exit code,
+/// stdout, and stderr but for the program name. C runs before and after ours, and ours must
+/// match them as [`between`] says: a field counting seconds may tick between runs.
+pub fn same_as_c(tool: &str, c_tool: &Path, args: &[&OsStr], what: &str) -> Ran {
+    let normalise = |mut o: Ran| {
+        o.stderr = without_prog(&o.stderr);
+        o
+    };
+    let c_normalise = |o: Ran| debian_quirks(c_tool, normalise(o));
+    let before = c_normalise(run(Command::new(c_tool).args(args)));
+    let ours = normalise(run(Command::new(binary(tool)).args(args)));
+    let after = c_normalise(run(Command::new(c_tool).args(args)));
+    assert!(
+        between(&ours, &before, &after),
+        "{what}: {tool} {args:?}\nours: {ours:?}\nC ({}): {before:?}\nC again: {after:?}",
+        c_tool.display()
+    );
+    ours
+}
+
+/// Runs C `s6-svc` (Debian's: it is there whenever a supervisor is) with `args` on `dir`.
+pub fn c_svc(args: &[&str], dir: &Path) {
+    let svc = real_s6("s6-svc").expect("s6-svc beside s6-supervise");
+    let out = run(Command::new(svc).args(args).arg(dir));
+    assert_eq!(out.code, Some(0), "s6-svc {args:?}: {}", out.stderr);
+}
+
+/// One implementation of a client tool: ours or a C build.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// `None` for ours.
+    pub origin: Option<Origin>,
+    pub path: PathBuf,
+}
+
+impl Client {
+    /// A name for assertion messages.
+    pub fn name(&self) -> String {
+        match self.origin {
+            None => "ours".into(),
+            Some(o) => format!("{o:?}'s {}", self.path.display()),
+        }
+    }
+}
+
+/// Our `tool` first, then every C build of `c_tool`.
+pub fn clients(tool: &str, c_tool: &str) -> Vec<Client> {
+    let mut all = vec![Client {
+        origin: None,
+        path: binary(tool),
+    }];
+    all.extend(c_programs(c_tool).into_iter().map(|(o, path)| Client {
+        origin: Some(o),
+        path,
+    }));
+    all
+}
+
+/// Whether something subscribed to the fifodir `dir/event` (a FIFO of the subscriber shape
+/// is there), so that a test sends its command only once a listener listens.
+pub fn is_subscribed(dir: &Path) -> bool {
+    std::fs::read_dir(dir.join("event")).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            let n = e.file_name();
+            n.len() == common::ftrig::NAME_LEN
+                && n.as_encoded_bytes().starts_with(common::ftrig::PREFIX)
+        })
+    })
 }

@@ -25,7 +25,7 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(t_option_scans_periodically_and_without_it_only_on_request),
 ];
 
-const USAGE: &str = "svscan: usage: svscan [ -c services_max | -C services_max ] [ -L name_max ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] [ --supervise prog ] [ dir ]\n";
+const USAGE: &str = "svscan: usage: svscan [ -c services_max | -C services_max ] [ -L name_max ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] [ --supervise prog ] [ --watch ] [ dir ]\n";
 
 /// The svscan under test run with `args` in an empty directory, with no PATH to find a
 /// supervise program in: how it ended.

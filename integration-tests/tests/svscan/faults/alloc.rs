@@ -2,83 +2,38 @@
 //! here allocates once the load is steady"; STYLE: "no allocation per loop turn"): neither
 //! while idle nor in a respawn cycle (reap, then start), so a long-running root of the
 //! supervision tree cannot fragment or grow its heap. Allocations are counted by an
-//! `LD_PRELOAD` shim (`alloc_count.c`, built here with `cc`) in a shared counter file; the
-//! shim takes itself out of the environment, so the supervisors are not counted. Each scenario
+//! `LD_PRELOAD` shim (`alloc_count.c`, built by `integration_tests::alloc`) in a shared
+//! counter file; the shim takes itself out of the environment, so the supervisors are not
+//! counted. Each scenario
 //! also shows the counter moving when svscan does allocate, so that it can fail.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use integration_tests::alloc::Counter;
 use integration_tests::suite::Scenario;
 use integration_tests::{
-    DEADLINE, Events, Fixture, Outcome, StubControl, Svscan, ours_only, procfs, scenario,
+    DEADLINE, Events, Fixture, Launch, Outcome, StubControl, Svscan, binary, ours_only, procfs,
+    program, scenario,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
     scenario!(idle_svscan_allocates_nothing_and_a_new_service_does),
     scenario!(respawn_cycles_allocate_nothing).slow(),
+    scenario!(clients_querying_l_and_w_repeatedly_allocate_nothing),
 ];
 
-const SHIM_SOURCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/svscan/faults/alloc_count.c"
-);
-
-/// The allocation counter of one svscan: the shim, its counter file and its trace.
-struct Counter {
-    shim: PathBuf,
-    count: PathBuf,
-    trace: PathBuf,
+/// svscan with the allocation counter's shim preloaded, to add options to.
+fn launch<'f>(counter: &Counter, fx: &'f Fixture) -> Launch<'f> {
+    counter
+        .env()
+        .into_iter()
+        .fold(fx.svscan(), |launch, (key, value)| launch.env(key, value))
 }
 
-impl Counter {
-    /// Builds the shim into `dir` and creates a zeroed counter file there.
-    fn new(dir: &Path) -> Counter {
-        let shim = dir.join("alloc_count.so");
-        let out = Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-o"])
-            .arg(&shim)
-            .arg(SHIM_SOURCE)
-            .output()
-            .unwrap_or_else(|e| panic!("cc (needed to build {SHIM_SOURCE}): {e}"));
-        assert!(
-            out.status.success(),
-            "cc {SHIM_SOURCE}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let count = dir.join("alloc.count");
-        std::fs::write(&count, [0u8; 4096]).expect("create the counter file");
-        Counter {
-            shim,
-            count,
-            trace: dir.join("alloc.trace"),
-        }
-    }
-
-    /// svscan with the shim preloaded.
-    fn start<'f>(&self, fx: &'f Fixture) -> Svscan<'f> {
-        fx.svscan()
-            .env("LD_PRELOAD", &self.shim)
-            .env("ALLOC_COUNT_FILE", &self.count)
-            .env("ALLOC_TRACE_FILE", &self.trace)
-            .start()
-    }
-
-    /// Allocations so far (the file shares its pages with the shim's mapping).
-    fn get(&self) -> u64 {
-        let bytes = std::fs::read(&self.count).expect("read the counter file");
-        u64::from_ne_bytes(bytes[..8].try_into().expect("8 bytes"))
-    }
-
-    /// The shim's trace of the allocations after the `n`th, for failure messages.
-    fn trace_after(&self, n: u64) -> String {
-        let trace = std::fs::read_to_string(&self.trace).unwrap_or_default();
-        let from = format!("#{} ", n + 1);
-        trace.find(&from).map_or_else(String::new, |at| {
-            trace[at..].lines().take(80).collect::<Vec<_>>().join("\n")
-        })
-    }
+/// svscan with the allocation counter's shim preloaded.
+fn start<'f>(counter: &Counter, fx: &'f Fixture) -> Svscan<'f> {
+    launch(counter, fx).start()
 }
 
 /// Waits until svscan is between two turns of its loop.
@@ -107,29 +62,13 @@ fn idle_svscan_allocates_nothing_and_a_new_service_does() -> Outcome {
     let names = ["a", "b", "c", "c/log", "d", "d/log"];
     fx.service("a").service("b").logged("c").logged("d");
     let counter = Counter::new(fx.tmp());
-    let mut sv = counter.start(&fx);
+    let mut sv = start(&counter, &fx);
     sv.wait_for("every supervisor started", DEADLINE, |e| {
         all_started(e, &names, 1)
     });
     wait_quiet(&mut sv);
-    let before = counter.get();
-    assert!(
-        before > 0,
-        "the shim counted nothing at start-up: is it loaded?"
-    );
-
-    // An observation window, not a wait for a condition: the counter must not move in it.
-    let window = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < window {
-        let now = counter.get();
-        assert_eq!(
-            now,
-            before,
-            "idle svscan allocated:\n{}",
-            counter.trace_after(before)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let before = counter.after_start_up();
+    counter.assert_idle(before, "svscan");
     wait_quiet(&mut sv);
     assert_eq!(counter.get(), before, "{}", counter.trace_after(before));
 
@@ -162,7 +101,7 @@ fn respawn_cycles_allocate_nothing() -> Outcome {
         .logged("piped")
         .control("piped", StubControl::Exit(0));
     let counter = Counter::new(fx.tmp());
-    let mut sv = counter.start(&fx);
+    let mut sv = start(&counter, &fx);
     let flapping = ["flap", "piped"];
     // Start-up and the first start of each (a logged service's file actions) allocate; the
     // count is taken from the first respawn on.
@@ -170,11 +109,7 @@ fn respawn_cycles_allocate_nothing() -> Outcome {
         all_started(e, &flapping, 2) && !e.starts("piped/log").is_empty()
     });
     wait_quiet(&mut sv);
-    let before = counter.get();
-    assert!(
-        before > 0,
-        "the shim counted nothing at start-up: is it loaded?"
-    );
+    let before = counter.after_start_up();
     let starts = sv
         .events()
         .starts("flap")
@@ -201,5 +136,83 @@ fn respawn_cycles_allocate_nothing() -> Outcome {
         1,
         "the logger is not restarted"
     );
+    Ok(())
+}
+
+/// Runs our `svscanctl ARGS DIR`, which must succeed.
+fn svscanctl(fx: &Fixture, args: &[&str]) {
+    let ran = program::run(
+        Command::new(binary("svscanctl"))
+            .args(args)
+            .arg(fx.scandir()),
+        DEADLINE,
+    );
+    assert_eq!(ran.code, Some(0), "svscanctl {args:?}: {ran:?}");
+}
+
+/// Issue 11: "heap-free steady state still holds (the allocation test extended to a client
+/// querying `-l` and `-w` repeatedly)": svscan's request socket serves each client from a
+/// fixed array and stack buffers (`svscan/src/clients.rs`), and its events are published
+/// without allocating, so listings and acknowledged commands cost no allocation; a rescan
+/// asked with `-wa` costs exactly what the FIFO's `a` costs (the scanner's own, if any).
+/// svscan runs with `--watch`, so that the inotify descriptor is in its poll set too.
+fn clients_querying_l_and_w_repeatedly_allocate_nothing() -> Outcome {
+    counted_svscan_is_ours()?;
+    let fx = Fixture::new();
+    let names = ["a", "b", "c", "c/log"];
+    fx.service("a").service("b").logged("c");
+    let counter = Counter::new(fx.tmp());
+    let mut sv = launch(&counter, &fx).arg("--watch").start();
+    sv.wait_for("every supervisor started", DEADLINE, |e| {
+        all_started(e, &names, 1)
+    });
+    wait_quiet(&mut sv);
+    let before = counter.after_start_up();
+    for _ in 0..10 {
+        for args in [&["-l"][..], &["-lj"], &["-wz"], &["-wn"], &["-wN"], &["-w"]] {
+            svscanctl(&fx, args);
+        }
+    }
+    wait_quiet(&mut sv);
+    assert_eq!(
+        counter.get(),
+        before,
+        "60 clients of -l and -w allocated; the shim's trace:\n{}",
+        counter.trace_after(before)
+    );
+
+    // Rescans: the FIFO's `a`, each waited for on the `s` event, then as many `-wa`.
+    let rounds = 5;
+    let mut events = common::ftrig::Subscriber::new(&fx.path(common::SVSCAN_EVENT_DIR))
+        .expect("subscribe to svscan's events");
+    let base = counter.get();
+    for _ in 0..rounds {
+        sv.ctl("a");
+        let mut scanned = false;
+        sv.wait_until("the s event of the rescan", DEADLINE, |_| {
+            let _ = events.read(|b| scanned |= b == b's');
+            scanned
+        });
+    }
+    wait_quiet(&mut sv);
+    let by_fifo = counter.get() - base;
+    integration_tests::note!("{rounds} FIFO rescans allocated {by_fifo} times");
+    let base = counter.get();
+    for _ in 0..rounds {
+        svscanctl(&fx, &["-wa"]);
+    }
+    wait_quiet(&mut sv);
+    let by_socket = counter.get() - base;
+    assert_eq!(
+        by_socket,
+        by_fifo,
+        "{rounds} rescans through -wa allocated {by_socket} times, through the FIFO \
+         {by_fifo}; the shim's trace:\n{}",
+        counter.trace_after(base)
+    );
+    let events = sv.events();
+    for name in names {
+        assert_eq!(events.starts(name).len(), 1, "{name} was restarted");
+    }
     Ok(())
 }

@@ -1,0 +1,525 @@
+//! SUPERVISE.md, "supervise" / "The transition table" (supervise.c:556-573) and the kill
+//! letters: each row in the states where it does something observable.
+
+use integration_tests::scenario;
+use integration_tests::suite::Scenario;
+use std::time::{Duration, Instant};
+
+use integration_tests::DEADLINE;
+use integration_tests::service::{
+    Observed, ServiceDir, Supervisor, alive, each_supervisor, wait_gone,
+};
+use nix::sys::signal::Signal;
+
+use crate::{OnTerm, sigs, trapping_run, wait_sig, wait_trapping};
+
+pub const SCENARIOS: &[Scenario] = &[
+    scenario!(kill_letters_signal_run_and_change_nothing_else).slow(),
+    scenario!(p_stops_run_and_c_continues_it_with_the_paused_flag),
+    scenario!(r_sends_the_down_signal_read_at_that_moment),
+    scenario!(kill_letters_do_nothing_while_down_or_finishing),
+    scenario!(d_stops_run_with_term_and_cont_and_u_starts_it_again),
+    scenario!(u_o_and_big_u_start_at_once_inside_the_throttle_and_o_runs_once).slow(),
+    scenario!(o_while_up_lets_the_service_run_but_not_restart),
+    scenario!(the_down_file_letters_create_and_remove_down),
+    scenario!(exit_inputs_while_down_leave_at_once),
+    scenario!(x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed),
+    scenario!(sigterm_while_up_stops_the_service_then_exits),
+    scenario!(sigquit_leaves_at_once_and_leaves_the_service_running),
+    scenario!(sigint_goes_to_runs_process_group_then_supervise_exits),
+    scenario!(sigterm_while_finishing_exits_after_finish),
+    scenario!(u_in_lastup_is_recorded_but_there_is_no_restart),
+    scenario!(timeout_kill_kills_a_service_that_ignores_the_down_signal),
+    scenario!(d_while_dying_rearms_the_kill_deadline).slow(),
+    scenario!(timeout_finish_kills_a_hanging_finish),
+];
+
+/// Kill letters: "`a` SIGALRM, `b` SIGABRT, `q` SIGQUIT, `h` SIGHUP, `t` SIGTERM, `i`
+/// SIGINT, `1` SIGUSR1, `2` SIGUSR2, `y` SIGWINCH", sent to run; "Nothing else changes (`t`,
+/// `k` do not touch wantup, so the service is restarted if wanted up)".
+fn kill_letters_signal_run_and_change_nothing_else() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Ignore);
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        for (letter, sig) in [
+            ("a", "ALRM"),
+            ("b", "ABRT"),
+            ("q", "QUIT"),
+            ("h", "HUP"),
+            ("t", "TERM"),
+            ("i", "INT"),
+            ("1", "USR1"),
+            ("2", "USR2"),
+            ("y", "WINCH"),
+        ] {
+            sv.ctl(letter);
+            wait_sig(&mut sv, "sigs", sig);
+        }
+        let st = sv.status();
+        assert_eq!(st.pid(), pid);
+        assert!(st.wantup && !st.paused, "{st:?}");
+        sv.ctl("k");
+        let next = sv.wait_status("restarted after k", |s| s.up() && s.pid() != pid);
+        assert!(next.wantup);
+        assert_eq!(sv.status().wstat, 9, "killed by SIGKILL");
+    });
+}
+
+/// "`p` SIGSTOP: paused := 1, status write", "`c` SIGCONT: paused := 0, status write".
+fn p_stops_run_and_c_continues_it_with_the_paused_flag() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Exit);
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        sv.ctl("p");
+        sv.wait_status("paused", |s| s.paused);
+        sv.wait_until("run stopped", DEADLINE, |_| {
+            integration_tests::procfs::state(pid) == Some('T')
+        });
+        sv.ctl("c");
+        sv.wait_status("not paused", |s| !s.paused);
+        wait_sig(&mut sv, "sigs", "CONT");
+        assert_ne!(integration_tests::procfs::state(pid), Some('T'));
+    });
+}
+
+/// "`r` down-signal (read now): the service dies and is restarted if wanted up"; a
+/// `down-signal` of `HUP` makes `r` a SIGHUP (read at each `r`).
+fn r_sends_the_down_signal_read_at_that_moment() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Exit);
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        dir.write("down-signal", "sighup\n");
+        sv.ctl("r");
+        wait_sig(&mut sv, "sigs", "HUP");
+        assert_eq!(sv.status().pid(), pid, "HUP does not end it");
+        std::fs::remove_file(dir.path("down-signal")).unwrap();
+        sv.ctl("r");
+        let next = sv.wait_status("restarted after r", |s| s.up() && s.pid() != pid);
+        assert!(next.wantup);
+        assert!(sigs(&dir, "sigs").contains(&"TERM".to_owned()));
+    });
+}
+
+/// Kill letters in DOWN and FINISH: "nothing" (and in DOWN no kill of pid 0, which would be
+/// supervise's own process group); the letters are taken in order with the rest: the `O`
+/// after them is acted on.
+fn kill_letters_do_nothing_while_down_or_finishing() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000").write("down", "");
+        let mut sv = dir.start(sup);
+        sv.ctl("abqhkti12pcyrU");
+        sv.wait_up();
+        assert!(!sv.has_exited());
+
+        let dir = ServiceDir::new();
+        dir.run("exit 3");
+        dir.finish(
+            "for s in HUP INT QUIT USR1 USR2 ALRM ABRT WINCH CONT TERM; do trap \"echo $s >> fsigs\" $s; done\n\
+             echo $$ > fpid\n\
+             while [ ! -e release ]; do sleep 0.05; done",
+        );
+        let mut sv = dir.start(sup);
+        let finish = sv.wait_status("finishing", |s| s.finishing).pid();
+        sv.wait_until("finish's traps", DEADLINE, |sv| {
+            std::fs::read_to_string(sv.dir.path("fpid"))
+                .is_ok_and(|p| p.trim() == finish.to_string())
+        });
+        sv.ctl("abqhkti12pcyrO");
+        let st = sv.wait_status("wantdown from O", |s| !s.wantup);
+        assert!(st.finishing && st.pid() == finish, "{st:?}");
+        assert!(sigs(&dir, "fsigs").is_empty(), "{:?}", sigs(&dir, "fsigs"));
+        assert!(!st.paused);
+        dir.write("release", "");
+        sv.wait_status("down after finish", |s| s.pid == 0);
+    });
+}
+
+/// `d` in UP: "stop = wantup := 0, kill down-signal, then SIGCONT with paused := 0 and a
+/// status write"; then run's death, no restart. `u` in DOWN: "wantup, start".
+fn d_stops_run_with_term_and_cont_and_u_starts_it_again() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Exit);
+        let mut sv = dir.start(sup);
+        wait_trapping(&mut sv);
+        sv.ctl("d");
+        let st = sv.wait_status("down", |s| s.pid == 0);
+        assert!(!st.wantup && st.ready);
+        assert_eq!(st.wstat, 0, "exited 0 from its TERM trap");
+        assert!(sigs(&dir, "sigs").contains(&"TERM".to_owned()));
+        sv.ctl("u");
+        let st = sv.wait_status("up again", |s| s.up());
+        assert!(st.wantup);
+    });
+}
+
+/// `u`, `o` and `U` in DOWN start at once, even inside the 1 s throttle ("Consequences worth
+/// a test"); `o` is "wantdown, start": it is not restarted after its death.
+fn u_o_and_big_u_start_at_once_inside_the_throttle_and_o_runs_once() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        for letter in ["u", "o", "U"] {
+            let dir = ServiceDir::new();
+            // run dies at once after its first start: the next start is 1 s after that.
+            dir.run("[ -e started ] && exec sleep 1000\ntouch started\nexit 1");
+            let mut sv = dir.start(sup);
+            sv.wait_status("first death", |s| s.pid == 0 && s.wstat == 0x100);
+            let at = Instant::now();
+            sv.ctl(letter);
+            sv.wait_status("started by the letter", |s| s.up());
+            assert!(
+                at.elapsed() < Duration::from_millis(700),
+                "{letter}: started after {:?}",
+                at.elapsed()
+            );
+            assert_eq!(sv.status().wantup, letter != "o", "{letter}");
+        }
+        // `o`: once.
+        let dir = ServiceDir::new();
+        dir.run("exit 2").write("down", "");
+        let mut sv = dir.start(sup);
+        sv.ctl("o");
+        let st = sv.wait_status("died after o", |s| s.pid == 0 && s.wstat == 0x200);
+        assert!(!st.wantup);
+    });
+}
+
+/// `o` in UP: "wantdown": the service goes on, and is not restarted when it dies.
+fn o_while_up_lets_the_service_run_but_not_restart() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Exit);
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        sv.ctl("o");
+        sv.wait_status("wantdown", |s| !s.wantup);
+        assert!(alive(pid));
+        assert!(sigs(&dir, "sigs").is_empty(), "o sends no signal");
+        sv.ctl("k");
+        let st = sv.wait_status("down", |s| s.pid == 0);
+        assert_eq!(st.wstat, 9);
+        assert!(!st.wantup);
+    });
+}
+
+/// `D`: "DOWN file +, stop" in UP, "DOWN file +, wantdown" in DOWN; `U`: "DOWN file −,
+/// wantup" (and start in DOWN); `Q`: "DOWN file +, wantdown" whatever the state: the service
+/// goes on running; `O`: "wantdown".
+fn the_down_file_letters_create_and_remove_down() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Exit);
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        sv.ctl("Q");
+        sv.wait_status("wantdown", |s| !s.wantup);
+        assert!(dir.path("down").is_file());
+        assert!(
+            alive(pid) && sigs(&dir, "sigs").is_empty(),
+            "Q does not stop it"
+        );
+        sv.ctl("U");
+        sv.wait_status("wantup", |s| s.wantup);
+        assert!(!dir.path("down").exists());
+        sv.ctl("O");
+        sv.wait_status("wantdown", |s| !s.wantup);
+        assert!(!dir.path("down").exists());
+        sv.ctl("D");
+        let st = sv.wait_status("down", |s| s.pid == 0);
+        assert!(!st.wantup);
+        assert!(dir.path("down").is_file());
+        assert!(sigs(&dir, "sigs").contains(&"TERM".to_owned()));
+        sv.ctl("U");
+        sv.wait_status("started by U", |s| s.up() && s.wantup);
+        assert!(!dir.path("down").exists());
+    });
+}
+
+/// `x` in DOWN and SIGTERM, SIGHUP, SIGQUIT, SIGINT in DOWN: "exit", publishing `x`.
+fn exit_inputs_while_down_leave_at_once() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        for how in ["x", "TERM", "HUP", "QUIT", "INT"] {
+            let dir = ServiceDir::new();
+            dir.run("exec sleep 1000").write("down", "");
+            let sv_events = {
+                let mut events = dir.watch();
+                let mut sv = dir.start(sup);
+                events.wait_contains("s");
+                events.clear();
+                match how {
+                    "x" => sv.ctl("x"),
+                    "TERM" => sv.signal(Signal::SIGTERM),
+                    "HUP" => sv.signal(Signal::SIGHUP),
+                    "QUIT" => sv.signal(Signal::SIGQUIT),
+                    _ => sv.signal(Signal::SIGINT),
+                }
+                assert_eq!(sv.wait_exit(), Some(0), "{how}: {}", sv.stderr());
+                events.text()
+            };
+            assert_eq!(sv_events, "x", "{how}");
+        }
+    });
+}
+
+/// `x` in UP: "→ LASTUP, close": the service goes on, supervise's fds 0 and 1 become
+/// /dev/null, and supervise exits once the service is down (after finish); SIGHUP in UP is
+/// the same row.
+fn x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        for how in ["x", "HUP"] {
+            let dir = ServiceDir::new();
+            trapping_run(&dir, OnTerm::Exit);
+            dir.finish("echo finish ran > finished");
+            let (read, write) = nix::unistd::pipe().unwrap();
+            let mut events = dir.watch();
+            let mut sv = dir.launch(sup).stdin(read).start();
+            drop(write);
+            let pid = wait_trapping(&mut sv);
+            events.wait_contains("su");
+            events.clear();
+            if how == "x" {
+                sv.ctl("x");
+            } else {
+                sv.signal(Signal::SIGHUP);
+            }
+            let sup_pid = sv.pid();
+            sv.wait_until("fds 0 and 1 on /dev/null", DEADLINE, |_| {
+                let fds = integration_tests::procfs::fds(sup_pid);
+                [0, 1].iter().all(|n| {
+                    fds.iter()
+                        .any(|(fd, to)| fd == n && to == std::path::Path::new("/dev/null"))
+                })
+            });
+            assert!(
+                alive(pid) && !sv.has_exited(),
+                "{how}: the service is left running"
+            );
+            assert!(sigs(&dir, "sigs").is_empty(), "{how}: no signal to run");
+            sv.ctl("u");
+            sv.ctl("k");
+            assert_eq!(sv.wait_exit(), Some(0), "{how}");
+            assert!(dir.path("finished").is_file(), "{how}: finish ran first");
+            let got = events.text();
+            assert!(got.ends_with('x') && got.contains('d'), "{how}: {got}");
+            assert_eq!(
+                got.matches('u').count(),
+                0,
+                "{how}: not restarted although u"
+            );
+        }
+    });
+}
+
+/// SIGTERM in UP: "→ LASTUP, stop" (down signal, and exit after the death); unlike `x`, no
+/// "close" (the doc says "as if s6-svc -xd"; the source differs there).
+fn sigterm_while_up_stops_the_service_then_exits() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Ignore);
+        let (read, _write) = nix::unistd::pipe().unwrap();
+        let mut events = dir.watch();
+        let mut sv = dir.launch(sup).stdin(read).start();
+        wait_trapping(&mut sv);
+        events.wait_contains("su");
+        events.clear();
+        let pid = sv.pid();
+        let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+        sv.signal(Signal::SIGTERM);
+        wait_sig(&mut sv, "sigs", "TERM");
+        sv.wait_status("the stop's status write", |s| !s.wantup);
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap(),
+            stdin,
+            "{sup:?}: SIGTERM does not close"
+        );
+        assert!(!sv.has_exited(), "it waits for the service");
+        sv.ctl("k");
+        assert_eq!(sv.wait_exit(), Some(0));
+        assert_eq!(events.text(), "dDx");
+    });
+}
+
+/// SIGQUIT in UP: "exit"; "after SIGQUIT the child (run or finish) is left running and the
+/// status file is left as it was".
+fn sigquit_leaves_at_once_and_leaves_the_service_running() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Exit);
+        let mut events = dir.watch();
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        let before = sv.status();
+        events.wait_contains("su");
+        events.clear();
+        sv.signal(Signal::SIGQUIT);
+        assert_eq!(sv.wait_exit(), Some(0));
+        assert_eq!(events.text(), "x");
+        assert!(alive(pid));
+        assert_eq!(sv.status(), before, "the status file is not rewritten");
+        assert!(sigs(&dir, "sigs").is_empty());
+    });
+}
+
+/// SIGINT in UP: "SIGINT to the child's process group, exit" — run's children in its group
+/// get it too.
+fn sigint_goes_to_runs_process_group_then_supervise_exits() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        // The child runs in the foreground: sh ignores SIGINT in asynchronous children, and
+        // a signal ignored on entry cannot be trapped.
+        dir.run(
+            "trap 'echo INT >> sigs' INT\necho $$ > pid\n\
+             sh -c 'trap \"echo INT >> child-sigs; exit 0\" INT; echo $$ > child; while :; do sleep 1000 & wait $!; done'\n\
+             while :; do sleep 1000 & wait $!; done",
+        );
+        let mut sv = dir.start(sup);
+        wait_trapping(&mut sv);
+        sv.wait_until("run's child trapping", DEADLINE, |sv| {
+            sv.dir.has_line("child")
+        });
+        sv.signal(Signal::SIGINT);
+        assert_eq!(sv.wait_exit(), Some(0));
+        wait_sig(&mut sv, "sigs", "INT");
+        wait_sig(&mut sv, "child-sigs", "INT");
+    });
+}
+
+/// SIGTERM in FINISH: "→ LASTFINISH, close" (finish is not signalled, supervise exits when it
+/// ends); SIGTERM in LASTFINISH: "nothing".
+fn sigterm_while_finishing_exits_after_finish() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exit 3");
+        dir.finish("trap 'echo TERM >> fsigs' TERM\necho $$ > fpid\nwhile [ ! -e release ]; do sleep 0.05; done");
+        let mut events = dir.watch();
+        let mut sv = dir.start(sup);
+        let finish = sv.wait_status("finishing", |s| s.finishing).pid();
+        sv.wait_until("finish's trap", DEADLINE, |sv| sv.dir.has_line("fpid"));
+        events.wait_contains("sud");
+        events.clear();
+        sv.signal(Signal::SIGTERM);
+        sv.signal(Signal::SIGTERM);
+        let sup_pid = sv.pid();
+        sv.wait_until("fd 1 on /dev/null", DEADLINE, |_| {
+            integration_tests::procfs::fds(sup_pid)
+                .iter()
+                .any(|(fd, to)| *fd == 1 && to == std::path::Path::new("/dev/null"))
+        });
+        assert!(alive(finish) && !sv.has_exited());
+        assert!(sigs(&dir, "fsigs").is_empty(), "finish is not signalled");
+        dir.write("release", "");
+        assert_eq!(sv.wait_exit(), Some(0));
+        assert_eq!(events.text(), "Dx");
+    });
+}
+
+/// "in LASTUP `u` is accepted but the service is not restarted".
+fn u_in_lastup_is_recorded_but_there_is_no_restart() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Ignore);
+        let mut events = dir.watch();
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        events.wait_contains("su");
+        sv.signal(Signal::SIGTERM);
+        wait_sig(&mut sv, "sigs", "TERM");
+        sv.wait_status("wantdown from the stop", |s| !s.wantup);
+        sv.ctl("u");
+        sv.wait_status("wantup again", |s| s.wantup);
+        sv.ctl("k");
+        assert_eq!(sv.wait_exit(), Some(0));
+        assert_eq!(events.text(), "sudDx");
+        wait_gone(pid);
+    });
+}
+
+/// `timeout-kill`: "if timeout-kill t > 0: deadline = now + t and \"dying\""; the timeout:
+/// "dying ? kill SIGKILL ... deadline = now + 5 s"; "`u` after `d` does not cancel a pending
+/// timeout-kill SIGKILL" (and the service, wanted up again, restarts).
+fn timeout_kill_kills_a_service_that_ignores_the_down_signal() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Ignore);
+        dir.write("timeout-kill", "300\n");
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        let at = Instant::now();
+        sv.ctl("d");
+        wait_sig(&mut sv, "sigs", "TERM");
+        sv.ctl("u");
+        let st = sv.wait_status("restarted after the SIGKILL", |s| s.up() && s.pid() != pid);
+        let took = at.elapsed();
+        assert!(took >= Duration::from_millis(250), "killed after {took:?}");
+        assert!(st.wantup);
+        assert_eq!(
+            std::fs::read(dir.path("supervise/death_tally")).unwrap()[12..14],
+            [137, 9]
+        );
+    });
+}
+
+/// "`d` while dying re-arms the kill deadline": the SIGKILL comes `timeout-kill` after the
+/// second `d`, not the first.
+fn d_while_dying_rearms_the_kill_deadline() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Ignore);
+        dir.write("timeout-kill", "800");
+        let mut sv = dir.start(sup);
+        wait_trapping(&mut sv);
+        let first = Instant::now();
+        sv.ctl("d");
+        wait_sig(&mut sv, "sigs", "TERM");
+        // Well inside the first 800 ms.
+        while first.elapsed() < Duration::from_millis(400) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let second = Instant::now();
+        sv.ctl("d");
+        sv.wait_status("killed", |s| s.pid == 0);
+        let from_second = second.elapsed();
+        assert!(
+            from_second >= Duration::from_millis(650),
+            "killed {from_second:?} after the second d, {:?} after the first",
+            first.elapsed()
+        );
+        assert_eq!(sv.status().wstat, 9);
+    });
+}
+
+/// FINISH's timeout: "warning `finish script lifetime reached maximum value - sending it a
+/// SIGKILL`; SIGCONT ..., SIGKILL to finish"; then "Anything else (including being killed by
+/// the timeout): \"down and ready\" with `D`".
+fn timeout_finish_kills_a_hanging_finish() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exit 3").write("down", "");
+        dir.finish("exec sleep 1000");
+        dir.write("timeout-finish", "200");
+        let mut events = dir.watch();
+        let mut sv = dir.start(sup);
+        let at = Instant::now();
+        sv.ctl("o");
+        sv.wait_status("finish killed", |s| {
+            s.pid == 0 && !s.finishing && s.wstat == 0x300
+        });
+        assert!(
+            at.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            at.elapsed()
+        );
+        events.wait_contains("udD");
+        assert_eq!(
+            sv.stderr(),
+            "s6-supervise svc: warning: finish script lifetime reached maximum value - sending it a SIGKILL\n"
+        );
+        assert_eq!(sv.status().wstat, 0x300, "wstat stays run's");
+    });
+}
