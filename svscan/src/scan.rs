@@ -210,7 +210,7 @@ fn warn_too_many(name: &[u8]) {
 /// `getdents64` records, read into a stack buffer (glibc's `opendir` allocates 32 kB, which
 /// stays in the heap's dirty pages).
 #[repr(C, align(8))]
-struct DirentBuf([u8; 4096]);
+struct DirentBuf([u8; 2048]);
 
 /// Calls `f` with each record of `dir`, stopping at the first error `f` returns.
 fn for_each_dirent<E>(
@@ -218,7 +218,7 @@ fn for_each_dirent<E>(
     mut f: impl FnMut(&Dirent<'_>) -> Result<(), E>,
     readdir_error: impl Fn(Errno) -> E,
 ) -> Result<(), E> {
-    let mut buf = DirentBuf([0; 4096]);
+    let mut buf = DirentBuf([0; 2048]);
     loop {
         let n = match common::sys::getdents64(dir, &mut buf.0) {
             Ok(0) => return Ok(()),
@@ -291,6 +291,7 @@ impl Svscan {
         }
     }
 
+    #[inline(never)]
     fn scan_dir(&mut self, now: Instant) -> Result<(), Abandon> {
         for (_, e) in self.table.entries_mut() {
             e.set_seen(false);
