@@ -14,7 +14,9 @@
 //! contender, in an order that rotates from round to round; a row's figure is the median of
 //! all its samples, shown with their min–max spread, and the ratio is ours over the better
 //! (lower) C median. The load average is printed at the start, after each round and at the
-//! end: on a shared machine, wall-clock rows move with it, CPU-time rows much less.
+//! end: on a shared machine, wall-clock rows move with it, CPU-time rows much less. The
+//! start's is the machine's; the later ones count the benchmark's own fleets too (30000
+//! supervisors starting push the 1-minute average into the hundreds).
 //!
 //! Fleets are half logged (`sN` for even N, `sN` with `sN/log` for odd N): N services are
 //! 1.5 N supervised entries. Rows:
