@@ -76,7 +76,7 @@ say "the programs"
 for prog in "$svscan" s6-supervise svscanctl svc svstat svok; do
   path=$(command -v "$prog" || true)
   real=$(readlink -f "$path" 2>/dev/null || true)
-  if [ -z "$path" ]; then
+  if [ ! -x "$path" ]; then
     printf '  %-13s (not in PATH)\n' "$prog"
   elif [ "$real" = "$path" ]; then
     printf '  %-13s %s\n' "$prog" "$path"
@@ -84,8 +84,8 @@ for prog in "$svscan" s6-supervise svscanctl svc svstat svok; do
     printf '  %-13s %s -> %s\n' "$prog" "$path" "$real"
   fi
 done
-if command -v s6-log >/dev/null 2>&1; then
-  echo "  hello/log     s6-log ($(command -v s6-log), C s6)"
+if s6log=$(command -v s6-log) && [ -x "$s6log" ]; then
+  echo "  hello/log     s6-log ($s6log, C s6)"
 else
   echo "  hello/log     a shell logger (no s6-log here)"
 fi
