@@ -2,6 +2,7 @@
 //! as a container runs it, svscan as PID 1 of a new PID namespace (`unshare --pid --fork
 //! --mount-proc`), with our programs under their s6 names in PATH as `make install
 //! S6_NAMES=1` puts them. What the image build itself does (the Dockerfile) is not run here.
+#![deny(unsafe_code)]
 
 use std::process::ExitCode;
 
