@@ -84,10 +84,16 @@ $(BUILT) &: $(SOURCES) $(SUPERVISE_STAMP)
 	$(MAKE) release CRATES='$(addprefix -p ,$(PROGRAMS))'
 	@touch $(BUILT)
 
-# Rewritten only when the value changes, so that it dates the last change.
+# Rewritten only when the value changes, so that it dates the last change; made for the
+# first time without a value, it dates from 1970, as every build before it was without one
+# (so that `make && sudo make install` does not rebuild for the stamp's sake).
 $(SUPERVISE_STAMP): FORCE
 	@mkdir -p $(@D)
-	@[ -f $@ ] && [ "$$(cat $@)" = '$(SUPERVISE_PATH)' ] || printf '%s\n' '$(SUPERVISE_PATH)' >$@
+	@if ! [ -f $@ ]; then \
+	  printf '%s\n' '$(SUPERVISE_PATH)' >$@; [ -n '$(SUPERVISE_PATH)' ] || touch -d @0 $@; \
+	elif [ "$$(cat $@)" != '$(SUPERVISE_PATH)' ]; then \
+	  printf '%s\n' '$(SUPERVISE_PATH)' >$@; \
+	fi
 
 install: $(BUILT)
 	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(MANDIR)/man8'
