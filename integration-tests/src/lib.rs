@@ -133,6 +133,7 @@
 //! reused), lists svscan's descendants, kills the group, then kills each descendant and every
 //! process of the event log (stubs and orphans, which may have left the group or the tree)
 //! whose `/proc` start time still matches, and reaps svscan.
+#![deny(unsafe_code)]
 
 use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
@@ -159,6 +160,8 @@ pub mod program;
 pub mod service;
 pub mod stats;
 pub mod suite;
+#[allow(unsafe_code)]
+mod sys;
 pub mod user;
 pub mod wait;
 pub mod wrapper;

@@ -605,38 +605,17 @@ impl<'d> Launch<'d> {
             .stdin(self.stdin.map_or_else(Stdio::null, Stdio::from));
         // First, while the fd limit is still the runner's: only fds 0-2 go through.
         with_std_fds_only(&mut cmd);
-        let (umask, ignored, nofile) = (self.umask, self.ignored.clone(), self.nofile);
-        let (nproc, user, closed) = (self.nproc, self.user, self.closed.clone());
-        // SAFETY: the closure runs between fork and exec and makes only umask, setrlimit,
-        // setgroups, setgid, setuid, close and sigaction calls, which are async-signal-safe,
-        // without allocating.
-        unsafe {
-            cmd.pre_exec(move || {
-                use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
-                if let Some(limit) = nproc {
-                    soft_limit(nix::sys::resource::Resource::RLIMIT_NPROC, limit)?;
-                }
-                if let Some(id) = user {
-                    setgroups(&[])?;
-                    setgid(Gid::from_raw(id))?;
-                    setuid(Uid::from_raw(id))?;
-                }
-                if let Some(limit) = nofile {
-                    soft_limit(nix::sys::resource::Resource::RLIMIT_NOFILE, limit)?;
-                }
-                if let Some(mask) = umask {
-                    nix::sys::stat::umask(Mode::from_bits_truncate(mask));
-                }
-                for &fd in &closed {
-                    let _ = nix::unistd::close(fd);
-                }
-                for &sig in &ignored {
-                    // SAFETY: SIG_IGN runs no handler code.
-                    let _ = nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn);
-                }
-                Ok(())
-            });
-        }
+        crate::sys::prepare_child(
+            &mut cmd,
+            crate::sys::ChildSetup {
+                umask: self.umask,
+                ignored: self.ignored.clone(),
+                nofile: self.nofile,
+                nproc: self.nproc,
+                user: self.user,
+                closed: self.closed.clone(),
+            },
+        );
         let guard = Guard::spawn(&mut cmd);
         let mut sv = Supervised {
             dir: self.dir,
@@ -651,14 +630,6 @@ impl<'d> Launch<'d> {
         }
         sv
     }
-}
-
-/// Sets the soft limit of `resource`, keeping the hard one (async-signal-safe: for
-/// `pre_exec`).
-fn soft_limit(resource: nix::sys::resource::Resource, soft: u64) -> std::io::Result<()> {
-    let (_, hard) = nix::sys::resource::getrlimit(resource)?;
-    nix::sys::resource::setrlimit(resource, soft.min(hard), hard)?;
-    Ok(())
 }
 
 // ------------------------------------------------------------------ the running supervisor

@@ -10,15 +10,13 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::pipe2;
 
-use crate::process::{Guard, place_fds};
+use crate::process::Guard;
 use crate::{EventLog, Implementation, Launch, STUB_EVENTS_ENV, Svscan, binary, under_test};
 
 /// `sh -c 'trap "" HUP INT PIPE; exec "$0" "$@"'`: starts svscan with SIGHUP, SIGINT and
@@ -125,31 +123,7 @@ impl<'f> Launch<'f> {
             .iter()
             .map(|(t, fd)| (fd.as_raw_fd(), *t))
             .collect();
-        let ignored = ignored.to_vec();
-        let err = |e: nix::errno::Errno| std::io::Error::from_raw_os_error(e as i32);
-        // SAFETY: the closure runs in the child between fork and exec: only dup2, close, sigaction,
-        // fork, _exit and waitid, which are async-signal-safe, reading `plan` and `ignored`
-        // without allocating; installing SIG_IGN runs no handler code. The child forked
-        // here (single-threaded, as its parent is between fork and exec) only calls _exit.
-        unsafe {
-            cmd.pre_exec(move || {
-                place_fds(&plan)?;
-                for sig in &ignored {
-                    nix::sys::signal::signal(*sig, nix::sys::signal::SigHandler::SigIgn)
-                        .map_err(err)?;
-                }
-                if zombie {
-                    match nix::unistd::fork().map_err(err)? {
-                        nix::unistd::ForkResult::Child => nix::libc::_exit(0),
-                        nix::unistd::ForkResult::Parent { child } => {
-                            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-                            waitid(Id::Pid(child), flags).map_err(err)?;
-                        }
-                    }
-                }
-                Ok(())
-            });
-        }
+        crate::sys::prepare_launch(&mut cmd, plan, ignored.to_vec(), zombie);
         let process = Guard::spawn(&mut cmd);
         drop(self.fds);
         let mut sv = Svscan {

@@ -15,6 +15,13 @@ use common::getopt::{self, Getopt, Key, Long, unsigned};
 pub const DEFAULT_SERVICES_MAX: u32 = 1000;
 /// The smallest and largest `-C` after clamping.
 pub const SERVICES_MAX_RANGE: (u32, u32) = (4, 160_000);
+/// The supervise program when `--supervise` is not given: `s6-supervise`, looked up in PATH;
+/// or the path fixed at build time in `SVSCAN_DEFAULT_SUPERVISE` (`make SUPERVISE_PATH=...`),
+/// as s6 built with `--enable-absolute-paths` starts `$bindir/s6-supervise`.
+pub const DEFAULT_SUPERVISE: &str = match option_env!("SVSCAN_DEFAULT_SUPERVISE") {
+    Some(path) if !path.is_empty() => path,
+    _ => "s6-supervise",
+};
 /// The name limit when none is given.
 pub const DEFAULT_NAME_MAX: u32 = 251;
 /// The smallest and largest `-L` after clamping.
@@ -94,7 +101,7 @@ pub fn parse<S: AsRef<OsStr>>(args: &[S]) -> Result<Config, getopt::Error> {
     let mut rescan = 0;
     let mut notification_fd = None;
     let mut console_holder = None;
-    let mut supervise = OsStr::new("s6-supervise");
+    let mut supervise = OsStr::new(DEFAULT_SUPERVISE);
     let mut watch = false;
     let mut opts = Getopt::new(args, "c:C:L:t:d:X:", LONGS);
     for opt in opts.by_ref() {
@@ -154,9 +161,17 @@ mod tests {
         assert_eq!(c.rescan, None);
         assert_eq!(c.notification_fd, None);
         assert_eq!(c.console_holder, None);
-        assert_eq!(c.supervise, "s6-supervise");
+        assert_eq!(c.supervise, DEFAULT_SUPERVISE);
         assert_eq!(c.scandir, None);
         assert!(!c.watch);
+    }
+
+    #[test]
+    fn the_default_supervise_is_s6_supervise_from_path_unless_fixed_at_build_time() {
+        match option_env!("SVSCAN_DEFAULT_SUPERVISE") {
+            Some(path) if !path.is_empty() => assert_eq!(DEFAULT_SUPERVISE, path),
+            _ => assert_eq!(DEFAULT_SUPERVISE, "s6-supervise"),
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The client tools (`svc`, `svstat`, `svok`, `svwait`) and the formats they share with s6,
 //! against the C programs (Debian's 2.11, the 2.12 reference), one module per section of
 //! SUPERVISE.md. Run by the harness's runner, which counts what did not run.
+#![deny(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -5,6 +5,7 @@
 //! a bug the spec marks **fix**, the scenario runs on ours (and, where it shows the bug
 //! cheaply, asserts it on the reference); where 2.11 differs, the test says why. The real C
 //! clients (`s6-svc`, `s6-svstat`, `s6-svwait`, ...) drive and observe ours.
+#![deny(unsafe_code)]
 
 // "Command line": operands, usage, chdir, PROG.
 mod command_line;

@@ -3,6 +3,7 @@
 //! The harness's crate doc (`integration-tests/src/lib.rs`) tells how to write one, and how
 //! they run against the C s6-svscan (`SVSCAN_UNDER_TEST=/usr/bin/s6-svscan`), where a
 //! scenario that cannot run says so and is counted as skipped.
+#![deny(unsafe_code)]
 
 use std::process::ExitCode;
 

@@ -2,6 +2,7 @@
 //! "svscanctl"): acknowledged commands, the live listing, events, the opt-in watch. They run
 //! against our svscan only: under `SVSCAN_UNDER_TEST` naming the C s6-svscan each is counted
 //! as skipped, except those about how our svscanctl meets the C one.
+#![deny(unsafe_code)]
 
 use std::process::ExitCode;
 
