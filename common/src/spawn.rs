@@ -32,7 +32,13 @@ pub struct SpawnOptions {
 
 /// Spawn attributes shared by every child of a daemon: empty mask, default dispositions,
 /// and the [`SpawnOptions`]. Built once.
-pub struct SpawnAttr(PosixSpawnAttr);
+pub struct SpawnAttr {
+    attr: PosixSpawnAttr,
+    options: SpawnOptions,
+    /// The signals not at their default disposition when the attributes were built, for
+    /// [`spawn_sharing_fds`].
+    reset: libc::sigset_t,
+}
 
 impl SpawnAttr {
     /// # Errors
@@ -48,7 +54,11 @@ impl SpawnAttr {
         attr.set_flags(flags)?;
         attr.set_sigmask(&SigSet::empty())?;
         attr.set_sigdefault(&SigSet::all())?;
-        Ok(SpawnAttr(attr))
+        Ok(SpawnAttr {
+            attr,
+            options,
+            reset: crate::sys::non_default_signals(),
+        })
     }
 }
 
@@ -118,7 +128,40 @@ pub fn spawn(
     argv: &[&CStr],
     actions: Option<&FileActions>,
 ) -> Result<Pid, Errno> {
-    crate::sys::posix_spawn(&attr.0, path, argv, actions.map(|fa| &fa.actions))
+    crate::sys::posix_spawn(&attr.attr, path, argv, actions.map(|fa| &fa.actions))
+}
+
+/// As [`spawn`] with no fd actions, for a daemon that holds many descriptors, every one from
+/// `close_from` up CLOEXEC: the child starts with none of those, like after the exec of
+/// [`spawn`], and the same mask, dispositions and session; but the spawn costs nothing per
+/// descriptor held. posix_spawn copies the whole fd table into the child, whose exec then
+/// closes each CLOEXEC descriptor: twice the descriptors' count in work on every spawn, which
+/// made a cold start quadratic (svscan holds two pipe ends per logged pair). Here the child
+/// shares the parent's table (CLONE_VFORK with CLONE_FILES) until it unshares it keeping only
+/// the numbers below `close_from` (`close_range` with CLOSE_RANGE_UNSHARE); no descriptor is
+/// moved, so what the child gets on fds 0-2 is what the parent has there.
+///
+/// The child resets the dispositions that were not the default when `attr` was built (exec
+/// resets handlers; SIG_IGN stays): so build `attr` once the daemon's dispositions are final.
+///
+/// # Errors
+/// E2BIG for too many arguments; the errno of the failed spawn (ENOENT, ENOEXEC, EACCES from
+/// the exec, which happened in the child).
+pub fn spawn_sharing_fds(
+    attr: &SpawnAttr,
+    path: &CStr,
+    argv: &[&CStr],
+    close_from: RawFd,
+) -> Result<Pid, Errno> {
+    let empty = SigSet::empty();
+    crate::sys::spawn_sharing_fds(
+        path,
+        argv,
+        &attr.reset,
+        empty.as_ref(),
+        attr.options.setsid,
+        close_from,
+    )
 }
 
 #[cfg(test)]
@@ -217,7 +260,8 @@ mod tests {
         // supervise's notification fd may be any number, the pipe end's own included. The
         // pipe is the child's only way out: its stdout is not moved.
         let (_, out) = run(SpawnOptions::default(), |w| {
-            let script = CString::new(format!("echo ready >&{w}")).unwrap();
+            // Through /dev/fd: `sh` takes one digit after `>&`, and a test run may hold more fds.
+            let script = CString::new(format!("echo ready >/dev/fd/{w}")).unwrap();
             let argv = vec![c"/bin/sh".into(), c"-c".into(), script];
             (argv, vec![FileAction::Dup2 { from: w, to: w }])
         });
@@ -248,6 +292,120 @@ mod tests {
         assert!(!actions.is(&[b, a]));
         assert!(!actions.is(&[a]));
         assert!(!actions.is(&[a, b, FileAction::Close(5)]));
+    }
+
+    /// Runs `script` with `sh -c` through [`spawn_sharing_fds`], with the write end of a pipe
+    /// inherited (not CLOEXEC) as fd `$W`, below `close_from` (written through `/dev/fd/$W`:
+    /// `sh` takes one digit after `>&`); returns its pid and output.
+    fn run_sharing(options: SpawnOptions, script: &str, extra_cloexec: usize) -> (Pid, String) {
+        let (read, write): (OwnedFd, OwnedFd) = pipe2(OFlag::O_CLOEXEC).unwrap();
+        let inherited = nix::unistd::dup(&write).unwrap();
+        drop(write);
+        let w = inherited.as_raw_fd();
+        // CLOEXEC descriptors above it, as a daemon holds: none may reach the child.
+        let held: Vec<OwnedFd> = (0..extra_cloexec)
+            .map(|_| {
+                nix::fcntl::open(
+                    "/",
+                    OFlag::O_PATH | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .unwrap()
+            })
+            .collect();
+        let script = CString::new(script.replace("$W", &w.to_string())).unwrap();
+        let argv = [c"/bin/sh", c"-c", script.as_c_str()];
+        let attr = SpawnAttr::new(options).unwrap();
+        let pid = spawn_sharing_fds(&attr, argv[0], &argv, w + 1).unwrap();
+        drop(inherited);
+        let out = std::io::read_to_string(std::fs::File::from(read)).unwrap();
+        assert_eq!(waitpid(pid, None), Ok(WaitStatus::Exited(pid, 0)));
+        for fd in &held {
+            assert!(
+                crate::sys::check_fd(fd.as_raw_fd()).is_ok(),
+                "the parent keeps its fds"
+            );
+        }
+        (pid, out)
+    }
+
+    #[test]
+    fn a_child_sharing_the_fd_table_starts_clean_and_leaves_the_parent_as_it_was() {
+        let (_, status) = run_sharing(
+            SpawnOptions::default(),
+            "cat /proc/self/status >/dev/fd/$W; ls /proc/self/fd >/dev/fd/$W",
+            200,
+        );
+        assert_eq!(status_field(&status, "SigBlk:"), "0000000000000000");
+        let ignored = u64::from_str_radix(status_field(&status, "SigIgn:"), 16).unwrap();
+        // Except glibc's internal signals 32 and 33, which this multi-threaded test process
+        // ignores or handles and glibc's sigaction will not touch (the daemons have neither).
+        let internal = (1u64 << 31) | (1u64 << 32);
+        assert_eq!(ignored & !internal, 0, "SigIgn: {ignored:016x}");
+        let fds: Vec<i32> = status
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        // 0-2, the inherited pipe end, and ls's own directory fd: nothing held above.
+        assert!(fds.iter().all(|&fd| fd < 64), "{fds:?}");
+    }
+
+    #[test]
+    fn a_child_sharing_the_fd_table_gets_its_session_when_asked() {
+        let (pid, stat) = run_sharing(
+            SpawnOptions { setsid: true },
+            "cat /proc/self/stat >/dev/fd/$W",
+            0,
+        );
+        assert_eq!(session(&stat), pid.as_raw());
+        let (pid, stat) = run_sharing(
+            SpawnOptions::default(),
+            "cat /proc/self/stat >/dev/fd/$W",
+            0,
+        );
+        assert_ne!(session(&stat), pid.as_raw());
+    }
+
+    #[test]
+    fn a_child_sharing_the_fd_table_reports_a_failed_exec_and_is_reaped() {
+        let attr = SpawnAttr::new(SpawnOptions::default()).unwrap();
+        let mask = nix::sys::signal::SigSet::thread_get_mask().unwrap();
+        let missing = c"/nonexistent/program";
+        assert_eq!(
+            spawn_sharing_fds(&attr, missing, &[missing], 3),
+            Err(Errno::ENOENT)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage");
+        std::fs::write(&garbage, "\x7fELF-not-really").unwrap();
+        let garbage = CString::new(garbage.into_os_string().into_encoded_bytes()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |m| std::fs::set_permissions(garbage.to_str().unwrap(), PermissionsExt::from_mode(m));
+        mode(0o755).unwrap();
+        assert_eq!(
+            spawn_sharing_fds(&attr, &garbage, &[&garbage], 3),
+            Err(Errno::ENOEXEC)
+        );
+        assert_eq!(
+            nix::sys::signal::SigSet::thread_get_mask().unwrap(),
+            mask,
+            "the parent's mask is restored"
+        );
+        let argv = [c"/bin/true"; MAX_ARGS + 1];
+        assert_eq!(
+            spawn_sharing_fds(&attr, argv[0], &argv, 3),
+            Err(Errno::E2BIG)
+        );
+    }
+
+    #[test]
+    fn the_inherited_descriptors_end_below_every_cloexec_one() {
+        let from = crate::sys::first_fd_above_inherited();
+        let plain = nix::unistd::dup(std::io::stderr()).unwrap();
+        assert!(crate::sys::first_fd_above_inherited() > plain.as_raw_fd());
+        drop(plain);
+        assert!(from >= 3);
     }
 
     #[test]

@@ -146,3 +146,239 @@ pub fn getdents64(dir: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     };
     Errno::result(r).map(|n| n as usize)
 }
+
+/// What the child of [`spawn_sharing_fds`] reads, and where it writes why it failed: it runs
+/// in its parent's memory (CLONE_VM) while the parent waits (CLONE_VFORK).
+#[repr(C)]
+struct Child {
+    path: *const c_char,
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+    /// Set to SIG_DFL before the exec.
+    reset: libc::sigset_t,
+    /// The mask the program starts with.
+    mask: libc::sigset_t,
+    close_from: libc::c_uint,
+    setsid: bool,
+    /// The errno of the failed step, 0 if the exec happened.
+    err: libc::c_int,
+}
+
+/// The child: drops the fd table it shares with its parent, keeping only the numbers below
+/// `close_from` (`close_range` with CLOSE_RANGE_UNSHARE copies just those), then a new
+/// session if asked, the dispositions and the mask, then the exec. Only system calls: it runs
+/// on the parent's memory, with the parent's thread-local storage (its errno too, which the
+/// parent does not read after the spawn).
+extern "C" fn spawned_child(arg: *mut libc::c_void) -> libc::c_int {
+    /// Says why in the parent's memory, and exits.
+    unsafe fn fail(child: &mut Child) -> ! {
+        // SAFETY: errno is this thread's (the parent's, which does not read it after the
+        // spawn); `_exit` is async-signal-safe.
+        unsafe {
+            child.err = *libc::__errno_location();
+            libc::_exit(127)
+        }
+    }
+    // SAFETY: `arg` is the `Child` of `spawn_sharing_fds`, alive and not touched by the
+    // parent, which is suspended (CLONE_VFORK) until this process execs or exits. Each call
+    // is async-signal-safe; the pointers it passes were made by the parent (NUL-terminated
+    // strings, a null-terminated argv) and stay valid while the parent waits. Every signal
+    // is blocked here (the parent blocked them all around the clone), so no handler of the
+    // parent's runs on this stack before the dispositions are reset.
+    unsafe {
+        let child = &mut *arg.cast::<Child>();
+        // Without it (a kernel before 5.9), the exec itself unshares the table and closes the
+        // CLOEXEC descriptors: the same result, one descriptor at a time.
+        let _ = libc::syscall(
+            libc::SYS_close_range,
+            child.close_from,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_UNSHARE,
+        );
+        if child.setsid && libc::setsid() < 0 {
+            fail(child);
+        }
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..=libc::SIGRTMAX() {
+            if libc::sigismember(&raw const child.reset, sig) == 1 {
+                let _ = libc::sigaction(sig, &raw const dfl, ptr::null_mut());
+            }
+        }
+        if libc::sigprocmask(libc::SIG_SETMASK, &raw const child.mask, ptr::null_mut()) < 0 {
+            fail(child);
+        }
+        libc::execve(child.path, child.argv, child.envp);
+        fail(child)
+    }
+}
+
+/// The signals whose disposition is not SIG_DFL now (ignored, or with a handler): what a
+/// child must reset so that it starts with every disposition at its default (exec itself
+/// resets handled ones; SIG_IGN survives it). glibc's internal signals, which it refuses to
+/// show, are left out.
+pub fn non_default_signals() -> libc::sigset_t {
+    // SAFETY: `sigemptyset` initialises the set; each `sigaction` is a query only (a null new
+    // action) that writes `old`; `sigaddset` takes a valid signal number.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut set);
+        for sig in 1..=libc::SIGRTMAX() {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, ptr::null(), &raw mut old) == 0
+                && old.sa_sigaction != libc::SIG_DFL
+            {
+                libc::sigaddset(&raw mut set, sig);
+            }
+        }
+        set
+    }
+}
+
+/// The stack that [`spawn_sharing_fds`]'s children run on while their parent waits: mapped
+/// once, under a guard page; its pages are given back after each spawn.
+const CHILD_STACK: usize = 64 * 1024;
+
+fn child_stack() -> Result<*mut u8, Errno> {
+    static STACK: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if let Some(&base) = STACK.get() {
+        return Ok(base as *mut u8);
+    }
+    let page = 4096;
+    // SAFETY: an anonymous private mapping at an address of the kernel's choice, then a
+    // PROT_NONE guard on its lowest page: neither touches existing memory.
+    let base = unsafe {
+        let map = libc::mmap(
+            ptr::null_mut(),
+            CHILD_STACK + page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+            -1,
+            0,
+        );
+        if map == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        let _ = libc::mprotect(map, page, libc::PROT_NONE);
+        map.cast::<u8>().add(page)
+    };
+    Ok(*STACK.get_or_init(|| base as usize) as *mut u8)
+}
+
+/// `posix_spawn` without file actions, for a daemon that holds many descriptors, all of them
+/// CLOEXEC from `close_from` up: see [`crate::spawn::spawn_sharing_fds`]. `reset` are the
+/// signals the child sets to SIG_DFL, `mask` its signal mask.
+///
+/// # Errors
+/// E2BIG for more than [`MAX_ARGS`] arguments; the errno of `clone`, or of the child's
+/// failed step (the exec's ENOENT, ENOEXEC, EACCES).
+pub(crate) fn spawn_sharing_fds(
+    path: &CStr,
+    argv: &[&CStr],
+    reset: &libc::sigset_t,
+    mask: &libc::sigset_t,
+    setsid: bool,
+    close_from: RawFd,
+) -> Result<Pid, Errno> {
+    if argv.len() > MAX_ARGS {
+        return Err(Errno::E2BIG);
+    }
+    let mut args: [*const c_char; MAX_ARGS + 1] = [ptr::null(); MAX_ARGS + 1];
+    for (slot, arg) in args.iter_mut().zip(argv) {
+        *slot = arg.as_ptr();
+    }
+    // One child at a time on the one stack (the daemons are single-threaded; a test process
+    // is not).
+    static SPAWNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SPAWNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let stack = child_stack()?;
+    let mut child = Child {
+        path: path.as_ptr(),
+        argv: args.as_ptr(),
+        // SAFETY: reading the pointer `environ` (see `posix_spawn` above).
+        envp: unsafe { environ },
+        reset: *reset,
+        mask: *mask,
+        close_from: libc::c_uint::try_from(close_from.max(0)).unwrap_or(0),
+        setsid,
+        err: 0,
+    };
+    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD;
+    // No handler of this process may run in the child, on its stack and in this memory,
+    // before it has reset the dispositions: it starts with every signal blocked.
+    let all: libc::sigset_t = *nix::sys::signal::SigSet::all().as_ref();
+    let mut old: libc::sigset_t = all;
+    // SAFETY: sigprocmask reads `all` and writes the previous mask into `old`.
+    unsafe {
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const all, &raw mut old);
+    }
+    // SAFETY: the child runs `spawned_child` on the dedicated stack (its top, 16-byte
+    // aligned, `CHILD_STACK` bytes above a guard page), reading `child` and the argv array,
+    // which live in this frame until `clone` returns: with CLONE_VFORK that is once the child
+    // has exec'd or exited; and no other child runs on that stack meanwhile (callers
+    // hold `SPAWNING`, so no other child is on that stack). Sharing the fd table (CLONE_FILES)
+    // is sound because the child changes it only after unsharing it.
+    let pid = unsafe {
+        libc::clone(
+            spawned_child,
+            stack.add(CHILD_STACK).cast(),
+            flags,
+            (&raw mut child).cast(),
+        )
+    };
+    let clone_err = Errno::last();
+    // SAFETY: `old` is the mask read above.
+    unsafe {
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const old, ptr::null_mut());
+    }
+    if pid < 0 {
+        return Err(clone_err);
+    }
+    // SAFETY: the child is gone from this memory (exec'd or exited): its stack pages can be
+    // dropped, and `child.err` read; volatile, since the write came from another process.
+    let err = unsafe {
+        let _ = libc::madvise(stack.cast(), CHILD_STACK, libc::MADV_DONTNEED);
+        ptr::read_volatile(&raw const child.err)
+    };
+    if err != 0 {
+        // It has exited (status 127): reap it here, it was never the caller's.
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        return Err(Errno::from_raw(err));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+/// One more than the highest descriptor of 3 or more that is open without FD_CLOEXEC (3 if
+/// none): a daemon whose own descriptors are all CLOEXEC, called before it makes any that is
+/// not, learns where what it inherited ends (see [`crate::spawn::spawn_sharing_fds`]). Reads
+/// `/proc/self/fd`, or without /proc tries each number up to the soft fd limit.
+pub fn first_fd_above_inherited() -> RawFd {
+    let inherited = |fd: RawFd| {
+        // SAFETY: F_GETFD only reads the descriptor flags of a number; a closed one is EBADF.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        flags >= 0 && flags & libc::FD_CLOEXEC == 0
+    };
+    let mut highest = 2;
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        for fd in dir
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        {
+            if fd > highest && inherited(fd) {
+                highest = fd;
+            }
+        }
+    } else {
+        let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft.min(1 << 20));
+        let limit = RawFd::try_from(limit).unwrap_or(RawFd::MAX);
+        for fd in 3..limit {
+            if inherited(fd) {
+                highest = fd;
+            }
+        }
+    }
+    highest + 1
+}

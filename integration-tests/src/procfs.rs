@@ -128,6 +128,26 @@ pub fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
+/// How many fds `pid` has open that are not `O_PATH` ones (`flags` in `/proc/PID/fdinfo/FD`):
+/// our svscan holds its service directories so (a cache, see `svscan/src/scan.rs`), which a
+/// count of leaked pipe ends must leave out.
+#[must_use]
+pub fn fd_count_without_paths(pid: i32) -> usize {
+    let flags = |fd: &str| {
+        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+        let octal = info.lines().find_map(|l| l.strip_prefix("flags:"))?;
+        i32::from_str_radix(octal.trim(), 8).ok()
+    };
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| {
+        dir.flatten()
+            .filter(|e| {
+                let fd = e.file_name();
+                flags(&fd.to_string_lossy()).is_some_and(|f| f & libc::O_PATH == 0)
+            })
+            .count()
+    })
+}
+
 /// The poll-family system calls, by this architecture's numbers (the ones it has).
 const POLL_CALLS: &[libc::c_long] = &[
     libc::SYS_ppoll,
@@ -231,6 +251,20 @@ mod tests {
         assert!(is_alive(me));
         assert!(starttime(me).is_some());
         assert!(fd_count(me) >= 3);
+        let before = fd_count_without_paths(me);
+        let path = nix::fcntl::open(
+            "/",
+            nix::fcntl::OFlag::O_PATH,
+            nix::sys::stat::Mode::empty(),
+        );
+        assert_eq!(
+            fd_count_without_paths(me),
+            before,
+            "an O_PATH fd is not counted"
+        );
+        let dir = std::fs::File::open("/").unwrap();
+        assert_eq!(fd_count_without_paths(me), before + 1, "another fd is");
+        drop((dir, path));
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id() as i32;
         assert!(cpu_time(me).is_some_and(|t| t > Duration::ZERO));

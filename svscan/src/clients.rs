@@ -300,6 +300,10 @@ fn hear(c: &Conn) -> Heard {
 
 impl Svscan {
     /// Accepts connections and acts on the requests that came (the letters as FIFO bytes).
+    /// Never inlined, nor [`Svscan::serve_clients`] and [`send_listing`]: their buffers and
+    /// the moved connection array would sit in the loop's frame, deepening the stack that
+    /// every other step's frames are under (dirty stack pages stay for the process's life).
+    #[inline(never)]
     pub fn handle_clients(&mut self, now: Instant) {
         self.clients.accept(now);
         for i in 0..MAX_CLIENTS {
@@ -346,6 +350,7 @@ impl Svscan {
 
     /// The end of a turn: answers the connections whose letters have taken effect, sends
     /// what the listing ones take, and closes those whose time is up.
+    #[inline(never)]
     pub fn serve_clients(&mut self, now: Instant) {
         // Out of `self` while the rest of it is viewed (a move of the fixed array).
         let mut conns = std::mem::replace(&mut self.clients.conns, [const { None }; MAX_CLIENTS]);
@@ -397,6 +402,7 @@ enum Sent {
 /// Sends the table from `cursor` in messages of whole records, as many as the socket takes
 /// (at most [`LISTING_BURST`]), then the scan stop and the end. The cursor moves only past
 /// what was sent.
+#[inline(never)]
 fn send_listing(fd: &OwnedFd, view: &View<'_>, cursor: &mut u32, stop_sent: &mut bool) -> Sent {
     let mut buf = [0u8; LISTING_MESSAGE];
     let end = view.table.slot_range().end;
@@ -500,7 +506,7 @@ mod tests {
         for i in 0..600u64 {
             let name = format!("service-with-a-longish-name-{i:04}");
             table
-                .insert(Entry::new(DevIno { dev: 1, ino: i }, now), name.as_bytes())
+                .insert(Entry::new(DevIno { dev: 1, ino: i }), name.as_bytes(), now)
                 .unwrap();
         }
         let stop = crate::listing::ScanStop::new();

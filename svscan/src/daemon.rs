@@ -23,6 +23,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::signalfd::SignalFd;
 
+use crate::scan::ScanState;
 use crate::start::Supervise;
 use common::spawn::SpawnAttr;
 
@@ -69,8 +70,8 @@ pub struct Svscan {
     pub start_deadline: Option<Instant>,
     /// A catch-all logger `s6-svscan-log` was created during this run.
     pub special_created: bool,
-    /// Scratch buffer for `NAME/log`, reused by every scan.
-    pub log_name: Vec<u8>,
+    /// What the scanner keeps between scans.
+    pub scan: ScanState,
     pub signals: SignalFd,
     /// The control FIFO, lock and kept writer: held for svscan's whole life.
     pub control: ControlDir,
@@ -248,7 +249,7 @@ pub(crate) mod tests {
             scan_deadline: None,
             start_deadline: None,
             special_created: false,
-            log_name: Vec::new(),
+            scan: ScanState::default(),
             signals: crate::signals::open_signalfd().unwrap(),
             control: common::ctldir::init_control_dir(dir, &common::ctldir::SVSCAN).unwrap(),
             progress: Progress::default(),
@@ -270,9 +271,9 @@ pub(crate) mod tests {
         let past = Instant::now().checked_sub(Duration::from_secs(2)).unwrap();
         let slot = sv
             .table
-            .insert(Entry::new(DevIno { dev: 1, ino: 1 }, past), b"svc")
+            .insert(Entry::new(DevIno { dev: 1, ino: 1 }), b"svc", past)
             .unwrap();
-        sv.table.get_mut(slot).unwrap().active = true;
+        sv.table.get_mut(slot).unwrap().set_active(true);
         sv.start_deadline = Some(past);
         // `n` (kill inactive: there are none): a command that neither scans (which would
         // read the test's cwd) nor reaps (which could collect the child before the test).
@@ -284,7 +285,7 @@ pub(crate) mod tests {
             watch: false,
         });
 
-        let pid = sv.table.get(slot).unwrap().pid;
+        let pid = sv.table.get(slot).unwrap().pid();
         let pid = pid.expect("the supervisor was started on a busy turn");
         assert!(matches!(waitpid(pid, None), Ok(WaitStatus::Exited(..))));
         let mut left = [0u8; 1];

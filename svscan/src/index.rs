@@ -6,6 +6,13 @@
 //! removals leave no tombstones: a table whose supervisors die and respawn forever keeps its
 //! size and never allocates; it grows (the only allocation) when its load passes three
 //! quarters (about 2.5 probes a successful look-up).
+//!
+//! Its callers keep two promises it cannot check itself: one slot per key, and a `hash_of`
+//! that gives the hash a slot was inserted with. The table (`table.rs`) asserts both in debug
+//! builds (a second entry for one directory; an indexed slot with no entry or no pid), so a
+//! misuse fails loudly in the tests instead of silently mis-probing. `std`'s `HashMap` would
+//! need neither promise, at 25 bytes a bucket against 4: for 1500 entries, 51 + 18 kB against
+//! 8 + 8 kB, about a third of the table's whole footprint.
 
 use crate::table::Slot;
 
@@ -71,6 +78,7 @@ impl SlotIndex {
     /// in the index (to move them when the index grows). The caller makes sure that no other
     /// slot has the same key.
     pub fn insert(&mut self, hash: u64, slot: Slot, hash_of: impl Fn(Slot) -> u64) {
+        debug_assert_ne!(slot, EMPTY, "the empty marker is no slot");
         if (self.len + 1) * 4 > self.buckets.len() * 3 {
             self.grow(&hash_of);
         }

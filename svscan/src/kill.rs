@@ -18,10 +18,10 @@ impl Svscan {
             return;
         }
         for (_, e) in self.table.entries() {
-            let Some(pid) = e.pid else {
+            let Some(pid) = e.pid() else {
                 continue;
             };
-            if p.kill_all || !e.active {
+            if p.kill_all || !e.active() {
                 let signal = if e.is_logger() && !p.term_loggers {
                     Signal::SIGHUP
                 } else {

@@ -79,8 +79,8 @@ impl<'a> View<'a> {
         let mut r = Record {
             name: self.table.name_bytes(slot),
             partner: e.peer().map_or(&[][..], |p| self.table.name_bytes(p)),
-            pid: e.pid.and_then(|p| u32::try_from(p.as_raw()).ok()),
-            state: if e.active {
+            pid: e.pid().and_then(|p| u32::try_from(p.as_raw()).ok()),
+            state: if e.active() {
                 State::Active
             } else {
                 State::Inactive
@@ -91,22 +91,22 @@ impl<'a> View<'a> {
             up: None,
             until: None,
         };
-        if e.pid.is_some() {
+        let next_start = self.table.next_start(slot).unwrap_or(self.now);
+        if e.pid().is_some() {
             // start.rs: `next_start` is the spawn's instant plus the throttle.
-            r.up = e
-                .next_start
+            r.up = next_start
                 .checked_sub(RESPAWN_THROTTLE)
                 .map(|spawned| self.now.saturating_duration_since(spawned));
-        } else if !e.active {
+        } else if !e.active() {
             r.state = State::New;
             r.why = Why::ScanIncomplete;
             r.until = self.until(self.scan_deadline);
-        } else if e.next_start > self.now {
+        } else if next_start > self.now {
             r.why = Why::Throttled;
-            r.until = self.until(Some(e.next_start));
+            r.until = self.until(Some(next_start));
         } else {
             match self.spawn_failure {
-                Some(f) if f.slot == slot && f.devino == e.devino => {
+                Some(f) if f.slot == slot && f.devino == e.devino() => {
                     r.why = Why::SpawnFailed;
                     r.errno = f.errno as i32;
                 }
@@ -154,7 +154,7 @@ impl Svscan {
         if let Some(e) = self.table.get(slot) {
             self.spawn_failure = Some(SpawnFailure {
                 slot,
-                devino: e.devino,
+                devino: e.devino(),
                 errno,
             });
         }
@@ -189,7 +189,7 @@ mod tests {
     fn table_with(entries: &[(&[u8], u64)], now: Instant) -> Table {
         let mut t = Table::new(16);
         for &(name, ino) in entries {
-            t.insert(Entry::new(DevIno { dev: 1, ino }, now), name)
+            t.insert(Entry::new(DevIno { dev: 1, ino }), name, now)
                 .unwrap();
         }
         t
@@ -211,15 +211,19 @@ mod tests {
         let now = Instant::now();
         let mut t = table_with(&[(b"svc", 1)], now);
         t.set_pid(0, Pid::from_raw(4242));
-        let e = t.get_mut(0).unwrap();
-        e.active = true;
-        e.next_start = now - Duration::from_secs(5) + RESPAWN_THROTTLE;
+        t.get_mut(0).unwrap().set_active(true);
+        t.set_next_start(0, now - Duration::from_secs(5) + RESPAWN_THROTTLE);
         let stop = ScanStop::new();
         let r = view(&t, &stop, now).entry(0).unwrap();
         assert_eq!(r.pid, Some(4242));
         assert_eq!(r.state, State::Active);
         assert_eq!(r.why, Why::None);
-        assert_eq!(r.up, Some(Duration::from_secs(5)));
+        // The table keeps start times in whole milliseconds, rounded up.
+        let up = r.up.unwrap();
+        assert!(
+            up <= Duration::from_secs(5) && up > Duration::from_millis(4999),
+            "{up:?}"
+        );
         assert_eq!(r.name, b"svc");
     }
 
@@ -236,9 +240,9 @@ mod tests {
             now,
         );
         for slot in 0..3 {
-            t.get_mut(slot).unwrap().active = true;
+            t.get_mut(slot).unwrap().set_active(true);
         }
-        t.get_mut(0).unwrap().next_start = now + Duration::from_millis(400);
+        t.set_next_start(0, now + Duration::from_millis(400));
         let stop = ScanStop::new();
         let mut v = view(&t, &stop, now);
         v.spawn_failure = Some(SpawnFailure {
@@ -247,9 +251,12 @@ mod tests {
             errno: Errno::ENOENT,
         });
         let r = v.entry(0).unwrap();
-        assert_eq!(
-            (r.why, r.until),
-            (Why::Throttled, Some(Duration::from_millis(400)))
+        assert_eq!(r.why, Why::Throttled);
+        // The table keeps start times in whole milliseconds, rounded up.
+        let until = r.until.unwrap();
+        assert!(
+            until >= Duration::from_millis(400) && until < Duration::from_millis(401),
+            "{until:?}"
         );
         let r = v.entry(1).unwrap();
         assert_eq!((r.why, r.errno), (Why::SpawnFailed, Errno::ENOENT as i32));

@@ -155,7 +155,7 @@ fn startup(config: &Config) -> Svscan {
         scan_deadline: Some(Instant::now()),
         start_deadline: None,
         special_created: false,
-        log_name: Vec::new(),
+        scan: scan::ScanState::default(),
         signals,
         control,
         progress: Progress::default(),

@@ -27,7 +27,11 @@ impl Svscan {
                 continue;
             };
             match self.table.get(slot) {
-                Some(e) if e.active => earliest(&mut self.start_deadline, e.next_start),
+                Some(e) if e.active() => {
+                    if let Some(due) = self.table.next_start(slot) {
+                        earliest(&mut self.start_deadline, due);
+                    }
+                }
                 Some(_) => {
                     self.table.remove(slot);
                 }

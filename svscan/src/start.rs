@@ -6,18 +6,26 @@
 //! 0-2 except that a pair's service gets the pipe's write end as fd 1 and its logger the read
 //! end as fd 0 (**fix**: by role in the pair, not by name), and the catch-all logger gets the
 //! console holder as fd 2.
+//!
+//! Those moves are made in svscan itself, around the spawn ([`StdioMoves`]): the pipe end is
+//! dup2'ed onto svscan's own fd 0, 1 or 2 (which clears CLOEXEC on that number only), the
+//! child inherits it, and svscan's own descriptor is put back from a CLOEXEC copy saved at the
+//! first move. posix_spawn file actions would do the same in the child, but glibc allocates
+//! an array of eight actions for the first one added: kept per entry, so that a respawn
+//! allocates nothing, they cost about 400 bytes of heap for each side of every logged pair.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use common::diag::warn_sys;
 use nix::errno::Errno;
-use nix::unistd::{AccessFlags, Pid, access};
+use nix::unistd::{AccessFlags, Pid, access, dup2_stderr, dup2_stdin, dup2_stdout};
 
 use crate::daemon::{Svscan, earliest};
-use common::spawn::{FileAction, FileActions, SpawnAttr, spawn};
+use crate::sys;
+use common::spawn::{SpawnAttr, spawn_sharing_fds};
 
 use crate::table::{Role, Slot};
 
@@ -37,6 +45,10 @@ const DEFAULT_PATH: &[u8] = b"/usr/bin:/bin";
 pub struct Supervise {
     candidates: Vec<CString>,
     last_good: usize,
+    moves: StdioMoves,
+    /// Where the descriptors svscan inherited end: every one from there up is its own, and
+    /// CLOEXEC (read at the first spawn).
+    close_from: Option<RawFd>,
 }
 
 impl Supervise {
@@ -62,6 +74,8 @@ impl Supervise {
         Supervise {
             candidates,
             last_good: 0,
+            moves: StdioMoves::default(),
+            close_from: None,
         }
     }
 
@@ -73,13 +87,13 @@ impl Supervise {
 
     /// Spawns the supervise program with execvp's search rules: a candidate that is missing
     /// or not executable is skipped; the error is EACCES if one was found but refused,
-    /// else ENOENT.
-    fn spawn(
-        &mut self,
-        attr: &SpawnAttr,
-        argv: &[&CStr],
-        actions: Option<&FileActions>,
-    ) -> Result<Pid, Errno> {
+    /// else ENOENT. The child shares svscan's fd table until it drops svscan's own
+    /// descriptors ([`spawn_sharing_fds`]): a spawn costs the same with two pipe ends per
+    /// logged pair and the held directories as with none.
+    fn spawn(&mut self, attr: &SpawnAttr, argv: &[&CStr]) -> Result<Pid, Errno> {
+        let close_from = *self
+            .close_from
+            .get_or_insert_with(common::sys::first_fd_above_inherited);
         let mut refused = false;
         let order = std::iter::once(self.last_good)
             .chain((0..self.candidates.len()).filter(|&i| i != self.last_good));
@@ -92,7 +106,7 @@ impl Supervise {
             if i != self.last_good && access(path.as_c_str(), AccessFlags::X_OK).is_err() {
                 continue;
             }
-            match spawn(attr, path, argv, actions) {
+            match spawn_sharing_fds(attr, path, argv, close_from) {
                 Ok(pid) => {
                     self.last_good = i;
                     return Ok(pid);
@@ -121,24 +135,24 @@ impl Svscan {
             let Some(e) = self.table.get(slot) else {
                 continue;
             };
-            if !e.active || e.pid.is_some() {
+            if !e.active() || e.pid().is_some() {
                 continue;
             }
-            if e.next_start > now {
-                earliest(&mut self.start_deadline, e.next_start);
+            let due = self.table.next_start(slot).unwrap_or(now);
+            if due > now {
+                earliest(&mut self.start_deadline, due);
                 continue;
             }
             match self.spawn_supervisor(slot) {
                 Ok(pid) => {
                     self.table.set_pid(slot, pid);
-                    if let Some(e) = self.table.get_mut(slot) {
-                        // **fix** (the throttle counts from each supervisor's own spawn):
-                        // from this spawn, not from the pass's `now` (C's loop stamp). Each
-                        // spawn waits for its child's exec, so a pass that forks many
-                        // supervisors takes a while, and the last one would be allowed back
-                        // sooner than 1 s after its own start.
-                        e.next_start = Instant::now() + RESPAWN_THROTTLE;
-                    }
+                    // **fix** (the throttle counts from each supervisor's own spawn): from
+                    // this spawn, not from the pass's `now` (C's loop stamp). Each spawn waits
+                    // for its child's exec, so a pass that forks many supervisors takes a
+                    // while, and the last one would be allowed back sooner than 1 s after its
+                    // own start.
+                    self.table
+                        .set_next_start(slot, Instant::now() + RESPAWN_THROTTLE);
                 }
                 Err(err) => {
                     let name = self.table.name_bytes(slot);
@@ -154,43 +168,90 @@ impl Svscan {
     }
 
     /// Spawns the supervisor of `slot`: `s6-supervise NAME`, with the pair's pipe end and
-    /// the console holder moved into place. The entry's file actions are reused when the
-    /// moves are the same as last time, so a respawn allocates nothing.
+    /// the console holder moved into place for the child (see the module doc).
     fn spawn_supervisor(&mut self, slot: Slot) -> Result<Pid, Errno> {
-        let Some((e, name)) = self.table.get_mut_named(slot) else {
+        let Some((e, name)) = self.table.get_named(slot) else {
             return Err(Errno::ENOENT);
         };
-        let mut moves = [FileAction::Close(-1); 2];
-        let mut n = 0;
-        if let Some(link) = &e.link {
-            let target = match link.role {
+        let argv = [SUPERVISE_ARGV0, name];
+        let mut moves = [None; 3];
+        if let (Some(role), Some(end)) = (e.role(), e.pipe_end()) {
+            let target = match role {
                 Role::Service => 1,
                 Role::Logger => 0,
             };
-            moves[n] = FileAction::Dup2 {
-                from: link.end.as_raw_fd(),
-                to: target,
-            };
-            n += 1;
+            moves[target] = Some(end);
         }
-        if e.special
+        if e.special()
             && let Some(holder) = &self.console_holder
         {
-            moves[n] = FileAction::Dup2 {
-                from: holder.as_raw_fd(),
-                to: 2,
+            moves[2] = Some(holder.as_fd());
+        }
+        let supervise = &mut self.supervise;
+        if moves.iter().all(Option::is_none) {
+            return supervise.spawn(&self.spawn_attr, &argv);
+        }
+        supervise.moves.apply(&moves)?;
+        let spawned = supervise.spawn(&self.spawn_attr, &argv);
+        supervise.moves.restore(&moves);
+        spawned
+    }
+}
+
+/// svscan's own fds 0, 1 and 2, each saved (a CLOEXEC copy) the first time a child needs
+/// another descriptor on that number, so that it can be put back after the spawn.
+#[derive(Debug, Default)]
+struct StdioMoves {
+    saved: [Option<OwnedFd>; 3],
+}
+
+/// `dup2(fd, target)` for a standard fd number.
+fn dup2_std(fd: BorrowedFd<'_>, target: usize) -> Result<(), Errno> {
+    match target {
+        0 => dup2_stdin(fd),
+        1 => dup2_stdout(fd),
+        _ => dup2_stderr(fd),
+    }
+}
+
+impl StdioMoves {
+    /// Puts each given descriptor on its number (the index) in svscan itself. On failure,
+    /// whatever was moved is put back.
+    fn apply(&mut self, moves: &[Option<BorrowedFd<'_>>; 3]) -> Result<(), Errno> {
+        for (target, fd) in moves.iter().enumerate() {
+            let Some(fd) = fd else { continue };
+            let saved = match self.saved[target].take() {
+                Some(saved) => Ok(saved),
+                None => sys::save_std_fd(target),
             };
-            n += 1;
+            let moved = saved.and_then(|saved| {
+                self.saved[target] = Some(saved);
+                dup2_std(*fd, target)
+            });
+            if let Err(e) = moved {
+                let mut done = [None; 3];
+                done[..target].copy_from_slice(&moves[..target]);
+                self.restore(&done);
+                return Err(e);
+            }
         }
-        let moves = &moves[..n];
-        if moves.is_empty() {
-            e.spawn_actions = None;
-        } else if !e.spawn_actions.as_ref().is_some_and(|fa| fa.is(moves)) {
-            e.spawn_actions = Some(Box::new(FileActions::new(moves)?));
+        Ok(())
+    }
+
+    /// Gives svscan its own descriptors back on the numbers that `moves` changed.
+    fn restore(&self, moves: &[Option<BorrowedFd<'_>>; 3]) {
+        for (target, fd) in moves.iter().enumerate() {
+            if fd.is_none() {
+                continue;
+            }
+            if let Some(saved) = &self.saved[target]
+                && let Err(e) = dup2_std(saved.as_fd(), target)
+            {
+                // Cannot happen with a saved copy that svscan holds open; said if it does,
+                // since the next unpaired supervisor would inherit the pipe end.
+                common::diag::warn_sys(&[b"unable to restore a standard fd after a spawn"], e);
+            }
         }
-        let argv = [SUPERVISE_ARGV0, name];
-        self.supervise
-            .spawn(&self.spawn_attr, &argv, e.spawn_actions.as_deref())
     }
 }
 
@@ -232,10 +293,10 @@ mod tests {
     fn a_missing_program_is_enoent_and_a_found_one_is_remembered() {
         let attr = SpawnAttr::new(common::spawn::SpawnOptions::default()).unwrap();
         let mut s = Supervise::new(OsStr::new("true"), Some(OsStr::new("/nonexistent:/bin")));
-        let pid = s.spawn(&attr, &[c"true"], None).unwrap();
+        let pid = s.spawn(&attr, &[c"true"]).unwrap();
         nix::sys::wait::waitpid(pid, None).unwrap();
         assert_eq!(s.first().unwrap().to_str().unwrap(), "/bin/true");
         let mut missing = Supervise::new(OsStr::new("no-such-prog-xyz"), Some(OsStr::new("/bin")));
-        assert_eq!(missing.spawn(&attr, &[c"x"], None), Err(Errno::ENOENT));
+        assert_eq!(missing.spawn(&attr, &[c"x"]), Err(Errno::ENOENT));
     }
 }

@@ -1,7 +1,7 @@
 //! Every `unsafe` of svscan, each wrapped once behind a safe function: taking ownership of
-//! the descriptors named on the command line (`-d`, `-X`) and of accepted connections, and
-//! the signal dispositions. Spawning and the raw fd checks are `common::spawn` and
-//! `common::sys`.
+//! the descriptors named on the command line (`-d`, `-X`) and of accepted connections,
+//! saving a standard fd, and the signal dispositions. Spawning and the raw fd checks are
+//! `common::spawn` and `common::sys`.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -91,4 +91,21 @@ pub fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// A CLOEXEC copy of svscan's own standard fd `fd` (0, 1 or 2), numbered 3 or more, so that
+/// the number can be given to one child and then restored (see `start.rs`).
+///
+/// # Errors
+/// EBADF for a number above 2; the errno of `fcntl` (EMFILE).
+pub fn save_std_fd(fd: usize) -> Result<OwnedFd, Errno> {
+    let fd = match fd {
+        0..=2 => fd as RawFd,
+        _ => return Err(Errno::EBADF),
+    };
+    // SAFETY: F_DUPFD_CLOEXEC only creates a new descriptor; fds 0-2 are always open
+    // (sanitized at start-up).
+    let copy = Errno::result(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) })?;
+    // SAFETY: `copy` was just created by the fcntl above and nothing else knows its number.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy) })
 }

@@ -132,7 +132,10 @@ impl Watch {
         self.burst = Some((first, (now + QUIET).min(first + MAX_DELAY)));
     }
 
-    /// Reads every pending event; `Err` when the instance is broken.
+    /// Reads every pending event; `Err` when the instance is broken. Never inlined: its 4 kB
+    /// buffer would sit in the loop's frame, whose stack probes dirty it on every svscan,
+    /// watching or not.
+    #[inline(never)]
     fn read(&mut self, now: Instant) -> Result<(), Errno> {
         // Aligned as struct inotify_event; the kernel never splits an event across reads.
         #[repr(C, align(8))]

@@ -31,6 +31,8 @@ mod svscanctl;
 mod interop;
 // svscan as PID 1 of a PID namespace.
 mod pid1;
+// What the performance shortcuts (the scanner's proofs, the spawn) must not change.
+mod shortcuts;
 // What svscan survives and how it recovers: kill bursts, adversarial input, exhaustion.
 mod faults;
 // Setups and checks several of the sections above share.
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         svscanctl::SCENARIOS,
         interop::SCENARIOS,
         pid1::SCENARIOS,
+        shortcuts::SCENARIOS,
         faults::alloc::SCENARIOS,
         faults::kills::SCENARIOS,
         faults::control_input::SCENARIOS,
