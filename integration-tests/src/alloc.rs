@@ -31,12 +31,14 @@ impl Counter {
     #[must_use]
     pub fn new(dir: &Path) -> Counter {
         let shim = dir.join("alloc_count.so");
-        let out = Command::new("cc")
-            .args(["-shared", "-fPIC", "-O2", "-o"])
-            .arg(&shim)
-            .arg(SHIM_SOURCE)
-            .output()
-            .unwrap_or_else(|e| panic!("cc (needed to build {SHIM_SOURCE}): {e}"));
+        let out = crate::process::forking(|| {
+            Command::new("cc")
+                .args(["-shared", "-fPIC", "-O2", "-o"])
+                .arg(&shim)
+                .arg(SHIM_SOURCE)
+                .output()
+        })
+        .unwrap_or_else(|e| panic!("cc (needed to build {SHIM_SOURCE}): {e}"));
         assert!(
             out.status.success(),
             "cc {SHIM_SOURCE}: {}",

@@ -329,14 +329,11 @@ impl Fixture {
 
     /// An executable script (mode 0755), e.g. `.s6-svscan/finish`.
     pub fn script(&self, rel: impl AsRef<Path>, contents: &str) -> &Self {
-        use std::os::unix::fs::PermissionsExt;
         let p = self.path(&rel);
         if let Some(dir) = p.parent() {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         }
-        self.write(&rel, contents);
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+        process::write_executable(&p, contents);
         self
     }
 

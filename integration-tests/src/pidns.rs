@@ -24,14 +24,16 @@ pub const UNSHARE_PID: [&str; 4] = ["unshare", "--pid", "--fork", "--mount-proc"
 /// A [`Skip::missing`] when it does not (a failure under CI, which runs as root).
 #[track_caller]
 pub fn available() -> Outcome {
-    let ok = Command::new(UNSHARE_PID[0])
-        .args(&UNSHARE_PID[1..])
-        .arg("true")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = crate::process::forking(|| {
+        Command::new(UNSHARE_PID[0])
+            .args(&UNSHARE_PID[1..])
+            .arg("true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+    })
+    .is_ok_and(|s| s.success());
     if ok {
         Ok(())
     } else {

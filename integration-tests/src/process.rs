@@ -34,9 +34,7 @@ impl Guard {
     /// # Panics
     /// If it cannot be started.
     pub fn spawn(cmd: &mut Command) -> Guard {
-        let child = cmd
-            .process_group(0)
-            .spawn()
+        let child = forking(|| cmd.process_group(0).spawn())
             .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
         let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
         Guard {
@@ -147,3 +145,36 @@ pub fn signal_pid(pid: i32, sig: Signal) {
 }
 
 pub use crate::sys::with_std_fds_only;
+
+/// Held for reading while this process forks a child, for writing while it writes an
+/// executable: a child forked by another test thread while a script's file is open for
+/// writing inherits that descriptor until its own exec closes it, and an exec of the script
+/// meanwhile (by svscan, supervise, anyone) fails with ETXTBSY ("Text file busy") instead of
+/// running it. std's `spawn` returns once the child has exec'd, so holding this around it
+/// covers the whole window.
+static FORKS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Runs `fork` (a `spawn`, `output` or `status` of a `Command`) with no executable being
+/// written by another thread of the test process. Every child the harness starts goes
+/// through it ([`Guard::spawn`] does).
+pub fn forking<T>(fork: impl FnOnce() -> T) -> T {
+    let _no_writer = FORKS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    fork()
+}
+
+/// Writes `contents` to `path` with mode 0755, with no child being forked meanwhile (see
+/// [`forking`]), so that the file can be exec'd at once.
+///
+/// # Panics
+/// If it cannot be written.
+pub fn write_executable(path: &std::path::Path, contents: impl AsRef<[u8]>) {
+    use std::os::unix::fs::PermissionsExt;
+    let _no_fork = FORKS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}

