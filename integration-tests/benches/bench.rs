@@ -43,9 +43,11 @@
 //! Every process is killed by the harness's guard (by pid and process group); the benchmark
 //! makes itself a child subreaper and reaps the killed stubs between runs.
 
+#![deny(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -287,14 +289,6 @@ fn cpu_secs(pid: i32) -> f64 {
     procfs::cpu_time(pid).map_or(0.0, |t| t.as_secs_f64())
 }
 
-/// Bytes waiting in a pipe or FIFO.
-fn fionread(fd: &OwnedFd) -> i32 {
-    let mut n: nix::libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int through the pointer, which points to `n`; `fd` is open.
-    let r = unsafe { nix::libc::ioctl(fd.as_raw_fd(), nix::libc::FIONREAD, &raw mut n) };
-    if r < 0 { -1 } else { n }
-}
-
 /// The load average, as `/proc/loadavg` gives it.
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -308,13 +302,8 @@ fn loadavg() -> String {
 /// Makes this process the reaper of every orphan below it, so that the stubs killed after a
 /// run become its zombies and are reaped here, whatever PID 1 does.
 fn become_subreaper() {
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag and changes only this process.
-    let r = unsafe { nix::libc::prctl(nix::libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if r != 0 {
-        eprintln!(
-            "bench: warning: PR_SET_CHILD_SUBREAPER failed: {}",
-            Errno::last()
-        );
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        eprintln!("bench: warning: PR_SET_CHILD_SUBREAPER failed: {e}");
     }
 }
 
@@ -536,7 +525,8 @@ fn start_fleet<'f>(fx: &'f Fixture, c: &Contender, n: usize, logged: bool) -> (S
 /// Waits until svscan is asleep in poll with nothing left in its FIFO.
 fn wait_quiet(sv: &mut Svscan<'_>, fifo: &OwnedFd) {
     sv.wait_until("svscan asleep in poll", FLEET_DEADLINE, |sv| {
-        fionread(fifo) == 0 && procfs::in_poll(sv.pid())
+        integration_tests::sys::bytes_waiting(fifo.as_fd()).is_ok_and(|n| n == 0)
+            && procfs::in_poll(sv.pid())
     });
 }
 

@@ -22,6 +22,8 @@
 //!   C: the same version's s6-svscan and s6-supervise): the total `Private_Dirty` of svscan
 //!   and its supervisors, once every service is up.
 
+#![deny(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;

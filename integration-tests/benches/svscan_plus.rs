@@ -21,6 +21,8 @@
 //! Every process is killed by the harness's guard; the benchmark makes itself a child
 //! subreaper (as `bench.rs`) and reaps the killed stubs between runs.
 
+#![deny(unsafe_code)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,10 +35,8 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 const FLEET_DEADLINE: Duration = Duration::from_secs(300);
 
 fn become_subreaper() {
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag and changes only this process.
-    let r = unsafe { nix::libc::prctl(nix::libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    if r != 0 {
-        eprintln!("bench: warning: PR_SET_CHILD_SUBREAPER: {}", Errno::last());
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        eprintln!("bench: warning: PR_SET_CHILD_SUBREAPER: {e}");
     }
 }
 

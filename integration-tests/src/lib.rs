@@ -161,7 +161,7 @@ pub mod service;
 pub mod stats;
 pub mod suite;
 #[allow(unsafe_code)]
-mod sys;
+pub mod sys;
 pub mod user;
 pub mod wait;
 pub mod wrapper;

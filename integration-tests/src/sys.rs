@@ -1,6 +1,7 @@
-//! The only `unsafe` code of the harness: what a test's child runs between fork and exec
-//! (`Command::pre_exec`), where only async-signal-safe calls are allowed and nothing may
-//! allocate. Each function is safe to call; each block says why it is sound.
+//! The only `unsafe` code of the harness (its tests and benches included): what a test's
+//! child runs between fork and exec (`Command::pre_exec`), where only async-signal-safe calls
+//! are allowed and nothing may allocate, and the one ioctl nix does not wrap. Each function
+//! is safe to call; each block says why it is sound.
 
 use std::os::fd::{BorrowedFd, IntoRawFd, RawFd};
 use std::os::unix::process::CommandExt;
@@ -156,4 +157,20 @@ fn close_inherited_fds(keep: impl Fn(RawFd) -> bool) {
             let _ = nix::unistd::close(fd);
         }
     }
+}
+
+/// The number of bytes waiting to be read in the pipe or FIFO `fd` (FIONREAD).
+///
+/// # Errors
+/// The ioctl's, for instance ENOTTY when `fd` is not a pipe, FIFO, socket or terminal.
+pub fn bytes_waiting(fd: BorrowedFd<'_>) -> std::io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: nix::libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which points to `n`, alive for
+    // the call; `fd` is borrowed, so open.
+    let r = unsafe { nix::libc::ioctl(fd.as_raw_fd(), nix::libc::FIONREAD, &raw mut n) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
 }
