@@ -110,6 +110,8 @@ impl Who {
 struct Contender {
     who: Who,
     under: UnderTest,
+    /// The supervisor it runs: the same stub for all.
+    stub: PathBuf,
 }
 
 /// The sizes of one run of the benchmark.
@@ -377,10 +379,19 @@ fn fleet_shape(n: usize, fd_limit: u64) -> Option<bool> {
 
 // ------------------------------------------------------------------ the contenders
 
-/// Ours as `make release` builds it, or `BENCH_SVSCAN`.
-fn our_svscan() -> PathBuf {
-    if let Some(path) = std::env::var_os("BENCH_SVSCAN").filter(|p| !p.is_empty()) {
-        return std::path::absolute(&path).unwrap_or_else(|_| PathBuf::from(path));
+/// Ours and the stub as `make release` builds them; `BENCH_SVSCAN` and `BENCH_STUB` replace
+/// either. The stub is the release build because every contender's cold start and teardown
+/// include 1.5 N of its starts and exits, on the same 2 cores as svscan: a debug stub's start
+/// (0.7 ms each, 10 times svscan's CPU per supervisor) is a floor that hides svscan's share.
+fn release_builds() -> (PathBuf, PathBuf) {
+    let given = |var: &str| {
+        std::env::var_os(var)
+            .filter(|p| !p.is_empty())
+            .map(|p| std::path::absolute(&p).unwrap_or_else(|_| PathBuf::from(p)))
+    };
+    let (svscan, stub) = (given("BENCH_SVSCAN"), given("BENCH_STUB"));
+    if let (Some(svscan), Some(stub)) = (&svscan, &stub) {
+        return (svscan.clone(), stub.clone());
     }
     let root = workspace_root();
     let make = |args: &[&str]| {
@@ -391,23 +402,29 @@ fn our_svscan() -> PathBuf {
         }
         cmd
     };
-    let built = make(&["release", "CRATES=-p svscan"]).status();
+    let crates = "CRATES=-p svscan -p supervise-stub";
+    let built = make(&["release", crates]).status();
     assert!(
         built.as_ref().is_ok_and(|s| s.success()),
-        "make release CRATES='-p svscan' failed: {built:?}"
+        "make release {crates} failed: {built:?}"
     );
     let dir = make(&["release-dir"]).output().expect("make release-dir");
-    let dir = String::from_utf8_lossy(&dir.stdout).trim().to_owned();
-    root.join(dir).join("svscan")
+    let dir = root.join(String::from_utf8_lossy(&dir.stdout).trim());
+    (
+        svscan.unwrap_or_else(|| dir.join("svscan")),
+        stub.unwrap_or_else(|| dir.join("supervise-stub")),
+    )
 }
 
 fn contenders() -> Vec<Contender> {
+    let (svscan, stub) = release_builds();
     let mut all = vec![Contender {
         who: Who::Ours,
         under: UnderTest {
-            path: our_svscan(),
+            path: svscan,
             implementation: Implementation::Ours,
         },
+        stub: stub.clone(),
     }];
     match real_s6("s6-svscan") {
         Ok(path) => all.push(Contender {
@@ -416,6 +433,7 @@ fn contenders() -> Vec<Contender> {
                 path,
                 implementation: Implementation::C,
             },
+            stub: stub.clone(),
         }),
         Err(skip) => eprintln!("bench: no C 2.11: {}", skip.reason()),
     }
@@ -426,6 +444,7 @@ fn contenders() -> Vec<Contender> {
                 path,
                 implementation: Implementation::C,
             },
+            stub: stub.clone(),
         }),
         Err(skip) => eprintln!("bench: no C 2.12: {}", skip.reason()),
     }
@@ -463,7 +482,11 @@ fn our_wrapper(fx: &Fixture) -> Vec<String> {
 
 /// Starts `c` on `fx` with `args`.
 fn launch<'f>(fx: &'f Fixture, c: &Contender, args: &[String]) -> Svscan<'f> {
-    let launch = fx.svscan().under(c.under.clone()).args(args);
+    let launch = fx
+        .svscan()
+        .under(c.under.clone())
+        .supervise(&c.stub)
+        .args(args);
     match c.who {
         Who::Ours => launch.start_wrapped(&our_wrapper(fx)),
         Who::C211 | Who::C212 => launch.start(),
@@ -635,6 +658,28 @@ fn run_fleet(plan: &Plan, results: &mut Results, c: &Contender, (n, logged): (us
         who,
         cpu_secs(sv.pid()),
     );
+    // What the supervisors' own starts cost (exec included: the kernel counts it to the
+    // child), and the floor it puts under the cold start: every CPU second of svscan and of
+    // its fleet shared by the machine's cores. A cold start near its floor is CPU-bound, and
+    // svscan can win only its own share.
+    let fleet_cpu: f64 = procfs::children(sv.pid()).into_iter().map(cpu_secs).sum();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    results.add(
+        &format!("5 cold fleet cpu {n:06}"),
+        &format!("cold start, the supervisors' CPU, {size}"),
+        "s",
+        Target::None,
+        who,
+        fleet_cpu,
+    );
+    results.add(
+        &format!("5 cold floor {n:06}"),
+        &format!("cold start, floor: all that CPU / {cores} cores, {size}"),
+        "s",
+        Target::None,
+        who,
+        (fleet_cpu + cpu_secs(sv.pid())) / cores as f64,
+    );
     let fifo = open_fifo(&fx);
     wait_quiet(&mut sv, &fifo);
     memory(results, who, sv.pid(), n, logged);
@@ -735,10 +780,22 @@ fn run_teardown(plan: &Plan, results: &mut Results, c: &Contender) {
     let fifo = open_fifo(&fx);
     wait_quiet(&mut sv, &fifo);
     let t0 = Instant::now();
+    let t0_ns = now_mono_ns();
     sv.ctl("t");
     let exit = sv.wait_exit(FLEET_DEADLINE);
     let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let exited_ns = now_mono_ns();
     assert!(exit.code().is_some(), "svscan did not exit: {exit:?}");
+    // Where the time goes: until the last supervisor has exited (the fleet's exits, the
+    // signals sent before them), and from there to svscan's exit (its last reaps, its own
+    // exit): only the latter is svscan's alone.
+    let last_exit = sv
+        .events()
+        .iter()
+        .filter(|e| e.ev == "exit")
+        .map(|e| e.mono_ns)
+        .max()
+        .unwrap_or(exited_ns);
     drop(sv);
     reap_all();
     results.add(
@@ -748,6 +805,22 @@ fn run_teardown(plan: &Plan, results: &mut Results, c: &Contender) {
         Target::Ratio(0.9),
         c.who,
         ms,
+    );
+    results.add(
+        "9 teardown fleet",
+        &format!("teardown, {n} logged pairs, t to the last supervisor's exit"),
+        "ms",
+        Target::None,
+        c.who,
+        (last_exit - t0_ns) as f64 / 1e6,
+    );
+    results.add(
+        "9 teardown tail",
+        &format!("teardown, {n} logged pairs, that exit to svscan's"),
+        "ms",
+        Target::None,
+        c.who,
+        (exited_ns - last_exit) as f64 / 1e6,
     );
 }
 
