@@ -38,6 +38,7 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(x_or_sighup_while_finishing_exit_after_finish_and_lastfinish_only_closes),
     scenario!(in_lastup_sighup_and_x_only_close_and_sigterm_stops_the_service),
     scenario!(d_while_down_or_finishing_is_wantdown_only).slow(),
+    scenario!(a_down_file_that_cannot_be_made_or_removed_is_a_warning_and_the_flag_changes),
 ];
 
 /// A finish that appends each signal it gets to `fsigs`, writes its pid to `fpid` (after its
@@ -738,5 +739,33 @@ fn d_while_down_or_finishing_is_wantdown_only() {
         wait_past_throttle(&mut sv);
         assert_eq!(starts(&dir), 1, "{sup:?}: restarted after d in FINISH");
         assert_eq!(sv.status().pid, 0);
+    });
+}
+
+/// "DOWN file +\"/\"−\" = create (`down`, empty, truncating) / unlink `down` first (warnings
+/// `unable to create ./down file: ERR` / `unable to unlink ./down file: ERR` ...; the flag
+/// change happens anyway)": with `down` a directory, `D` warns and wants down, `U` warns,
+/// wants up and starts run.
+fn a_down_file_that_cannot_be_made_or_removed_is_a_warning_and_the_flag_changes() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        std::fs::create_dir(dir.path("down")).unwrap();
+        let mut sv = dir.start(sup);
+        sv.ctl("u");
+        sv.wait_status("up by u", |s| s.up() && s.wantup);
+        sv.ctl("D");
+        sv.wait_status("down by D", |s| s.pid == 0 && !s.wantup);
+        let create = "s6-supervise svc: warning: unable to create ./down file: Is a directory\n";
+        assert_eq!(sv.stderr(), create);
+        sv.ctl("U");
+        sv.wait_status("up by U", |s| s.up() && s.wantup);
+        assert_eq!(
+            sv.stderr(),
+            format!(
+                "{create}s6-supervise svc: warning: unable to unlink ./down file: Is a directory\n"
+            )
+        );
+        assert!(dir.path("down").is_dir());
     });
 }
