@@ -14,7 +14,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -449,6 +449,7 @@ impl ServiceDir {
             dir: self,
             sup,
             operand: Some(OsString::from(&self.name)),
+            extra: Vec::new(),
             argv0: OsString::from("s6-supervise"),
             env: Vec::new(),
             wait: true,
@@ -460,6 +461,7 @@ impl ServiceDir {
             user: None,
             program: None,
             closed: Vec::new(),
+            passed: Vec::new(),
         }
     }
 
@@ -476,6 +478,7 @@ pub struct Launch<'d> {
     dir: &'d ServiceDir,
     sup: Supervisor,
     operand: Option<OsString>,
+    extra: Vec<OsString>,
     argv0: OsString,
     env: Vec<(OsString, OsString)>,
     wait: bool,
@@ -487,6 +490,7 @@ pub struct Launch<'d> {
     user: Option<u32>,
     program: Option<PathBuf>,
     closed: Vec<i32>,
+    passed: Vec<(OwnedFd, i32)>,
 }
 
 impl<'d> Launch<'d> {
@@ -549,6 +553,26 @@ impl<'d> Launch<'d> {
         self
     }
 
+    /// More operands after the directory.
+    #[must_use]
+    pub fn extra_operands(mut self, more: &[&str]) -> Self {
+        self.extra.extend(more.iter().map(OsString::from));
+        self
+    }
+
+    /// `fd` passed to the supervisor on fd `target`, without CLOEXEC (as a parent leaves an
+    /// fd open across its exec); every other fd from 3 up is closed.
+    ///
+    /// # Panics
+    /// If `fd` cannot be made CLOEXEC here (so that only the child's copy is inherited).
+    #[must_use]
+    pub fn pass_fd(mut self, fd: OwnedFd, target: i32) -> Self {
+        use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+        fcntl(&fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("FD_CLOEXEC");
+        self.passed.push((fd, target));
+        self
+    }
+
     /// Another `argv[0]` than `s6-supervise`.
     #[must_use]
     pub fn argv0(mut self, argv0: &str) -> Self {
@@ -594,6 +618,7 @@ impl<'d> Launch<'d> {
         let mut cmd = Command::new(&program);
         cmd.arg0(&self.argv0)
             .args(self.operand.iter())
+            .args(self.extra.iter())
             .current_dir(self.dir.tmp())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(File::create(&stdout).expect("create stdout file"))
@@ -610,6 +635,11 @@ impl<'d> Launch<'d> {
                 nproc: self.nproc,
                 user: self.user,
                 closed: self.closed.clone(),
+                passed: self
+                    .passed
+                    .iter()
+                    .map(|(fd, target)| (fd.as_raw_fd(), *target))
+                    .collect(),
             },
         );
         let guard = Guard::spawn(&mut cmd);

@@ -75,16 +75,21 @@ pub(crate) struct ChildSetup {
     pub umask: Option<u32>,
     pub closed: Vec<RawFd>,
     pub ignored: Vec<Signal>,
+    /// `(source, target)`: fds put in place without CLOEXEC (the sources are CLOEXEC).
+    pub passed: Vec<(RawFd, RawFd)>,
 }
 
 /// Applies `setup` in `cmd`'s child between fork and exec.
 pub(crate) fn prepare_child(cmd: &mut Command, setup: ChildSetup) {
     // SAFETY: the closure runs between fork and exec and makes only getrlimit, setrlimit,
-    // setgroups, setgid, setuid, umask, close and sigaction calls, which are
+    // setgroups, setgid, setuid, umask, dup2, fcntl, close and sigaction calls, which are
     // async-signal-safe, reading `setup` without allocating; SIG_IGN runs no handler code.
     unsafe {
         cmd.pre_exec(move || {
             use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+            if !setup.passed.is_empty() {
+                place_fds(&setup.passed)?;
+            }
             if let Some(limit) = setup.nproc {
                 soft_limit(Resource::RLIMIT_NPROC, limit)?;
             }

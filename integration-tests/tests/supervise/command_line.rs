@@ -8,6 +8,7 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(no_operand_is_the_usage_line_and_exit_100),
     scenario!(a_directory_that_cannot_be_entered_is_fatal_111),
     scenario!(the_first_operand_is_the_directory_even_when_it_looks_like_an_option),
+    scenario!(extra_operands_are_ignored),
     scenario!(warnings_carry_the_name_run_as_and_the_directory),
 ];
 
@@ -58,6 +59,36 @@ fn the_first_operand_is_the_directory_even_when_it_looks_like_an_option() {
             integration_tests::DEADLINE,
             |sv| std::fs::read_to_string(sv.dir.path("arg")).is_ok_and(|a| a == "-x\n"),
         );
+    });
+}
+
+/// "Extra operands are ignored": `svc extra -x` supervises `svc` alone, run gets `svc` as
+/// its only argument, PROG is `s6-supervise svc`, and `extra` (a service directory too) is
+/// left alone.
+fn extra_operands_are_ignored() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run(r#"echo "$#:$*" > args; exec sleep 1000"#)
+            .write("notification-fd", "junk");
+        std::fs::create_dir(dir.tmp().join("extra")).unwrap();
+        dir.script("../extra/run", "exec sleep 1000");
+        let mut sv = dir.launch(sup).extra_operands(&["extra", "-x"]).start();
+        sv.wait_up();
+        sv.wait_until(
+            "run's arguments recorded",
+            integration_tests::DEADLINE,
+            |sv| sv.dir.has_line("args"),
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path("args")).unwrap(),
+            "1:svc\n"
+        );
+        assert_eq!(
+            sv.stderr(),
+            "s6-supervise svc: warning: invalid notification-fd\n"
+        );
+        assert!(!dir.tmp().join("extra/supervise").exists());
+        assert!(!dir.tmp().join("extra/event").exists());
     });
 }
 

@@ -19,6 +19,8 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(each_death_is_recorded_and_only_the_last_max_death_tally_are_kept).slow(),
     scenario!(max_death_tally_zero_records_nothing_and_an_invalid_one_is_the_default),
     scenario!(a_damaged_tally_is_restarted_and_an_unwritable_one_is_a_warning),
+    scenario!(a_missing_tally_is_created_empty_then_holds_the_death),
+    scenario!(the_paused_flag_is_cleared_when_run_dies),
 ];
 
 /// "spawn `./finish` with argv `[\"finish\", EXIT, SIG, NAME]`: EXIT = the exit status, or
@@ -237,5 +239,64 @@ fn a_damaged_tally_is_restarted_and_an_unwritable_one_is_a_warning() {
         );
         sv.ctl("o");
         sv.wait_status("and it still runs", |s| s.up() || s.pid == 0);
+    });
+}
+
+/// death_tally: "a missing file → truncated/created empty and treated as 0 records
+/// (dtally_read.c:32-38); append the new record": the tally removed under supervise holds
+/// this death alone; and when the new version cannot be written (`death_tally.new` a
+/// directory), the created empty file is what is left, with the write warning.
+fn a_missing_tally_is_created_empty_then_holds_the_death() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exit 7").write("down", "");
+        let mut sv = dir.start(sup);
+        std::fs::remove_file(dir.path("supervise/death_tally")).unwrap();
+        sv.ctl("o");
+        let st = sv.wait_status("dead", |s| s.wstat == 0x700 && s.pid == 0);
+        let (stamp, code, sig) = last_death(&dir);
+        assert_eq!(
+            std::fs::metadata(dir.path("supervise/death_tally"))
+                .unwrap()
+                .len(),
+            14
+        );
+        assert_eq!((stamp, code, sig), (st.stamp, 7, 0));
+        assert_eq!(sv.stderr(), "", "a missing tally is no read error");
+
+        std::fs::remove_file(dir.path("supervise/death_tally")).unwrap();
+        std::fs::create_dir(dir.path("supervise/death_tally.new")).unwrap();
+        dir.run("exit 8");
+        sv.ctl("o");
+        sv.wait_status("dead again", |s| s.wstat == 0x800 && s.pid == 0);
+        assert_eq!(
+            std::fs::read(dir.path("supervise/death_tally")).unwrap(),
+            b"",
+            "created empty"
+        );
+        assert_eq!(
+            sv.stderr(),
+            "s6-supervise svc: warning: unable to write supervise/death_tally: Is a directory\n"
+        );
+    });
+}
+
+/// "When run died: ... paused := 0": a service stopped by `p` and then killed from outside
+/// is not paused any more in the status written at its death (finish's, here, which hangs
+/// so that nothing later rewrites it).
+fn the_paused_flag_is_cleared_when_run_dies() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("echo $$ > pid\nexec sleep 1000")
+            .finish("exec sleep 1000");
+        let mut sv = dir.start(sup);
+        let pid = sv.wait_up();
+        sv.wait_until("run exec'd", DEADLINE, |_| crate::sleeping(pid));
+        sv.ctl("p");
+        sv.wait_status("paused", |s| s.paused && s.pid() == pid);
+        integration_tests::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
+        let st = sv.wait_status("finishing", |s| s.finishing);
+        assert_eq!(st.wstat, 9, "{st:?}");
+        assert!(!st.paused, "{sup:?}: {st:?}");
     });
 }

@@ -26,6 +26,8 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(an_invalid_lock_fd_runs_the_service_without_a_lock),
     scenario!(a_lock_that_cannot_be_taken_is_a_death_of_run),
     scenario!(with_lock_fd_a_missing_run_is_a_death_with_exit_127),
+    scenario!(run_and_finish_inherit_supervises_environment),
+    scenario!(an_fd_inherited_without_cloexec_reaches_run_and_finish),
 ];
 
 /// A service directory whose `run` (or `finish`) is `/bin/sh` itself, with `svc` (or the
@@ -404,4 +406,56 @@ fn with_lock_fd_a_missing_run_is_a_death_with_exit_127() {
         sv.stderr(),
         "s6-supervise svc: fatal: unable to exec ./run: No such file or directory\n"
     );
+}
+
+/// Step 3: "the environment inherited" (and finish: "same environment ... as run"):
+/// a variable supervise was started with reaches both.
+fn run_and_finish_inherit_supervises_environment() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run(r#"echo "$SUPERVISE_TEST_VAR" > run-env; exit 3"#)
+            .finish(r#"echo "$SUPERVISE_TEST_VAR" > finish-env"#)
+            .write("down", "");
+        let mut sv = dir
+            .launch(sup)
+            .env("SUPERVISE_TEST_VAR", "from the parent")
+            .start();
+        sv.ctl("o");
+        sv.wait_status("down after finish", |s| s.pid == 0 && s.wstat == 0x300);
+        for file in ["run-env", "finish-env"] {
+            assert_eq!(
+                std::fs::read_to_string(dir.path(file)).unwrap(),
+                "from the parent\n",
+                "{sup:?} {file}"
+            );
+        }
+    });
+}
+
+/// Step 3: "every fd supervise opened itself is CLOEXEC (fds inherited from its parent
+/// without CLOEXEC pass through, as in C)": a pipe's write end given to supervise on fd 7
+/// is fd 7 of run and of finish, which write into it.
+fn an_fd_inherited_without_cloexec_reaches_run_and_finish() {
+    use std::io::Read;
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("echo run >&7; exit 3")
+            .finish("echo finish >&7")
+            .write("down", "");
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let mut sv = dir.launch(sup).pass_fd(write, 7).start();
+        sv.ctl("o");
+        sv.wait_status("down after finish", |s| s.pid == 0 && s.wstat == 0x300);
+        // Supervise's own copy keeps the pipe open: read what is there, no EOF to wait for.
+        nix::fcntl::fcntl(
+            &read,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        // Ends with EAGAIN, the bytes read so far kept.
+        let _ = std::fs::File::from(read).read_to_end(&mut got);
+        assert_eq!(got, b"run\nfinish\n", "{sup:?}: {}", sv.stderr());
+        assert!(fd_numbers(sv.pid()).contains(&7), "supervise keeps it too");
+    });
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use integration_tests::DEADLINE;
 use integration_tests::service::{
-    Observed, ServiceDir, Supervisor, alive, each_supervisor, wait_gone,
+    Observed, ServiceDir, Supervised, Supervisor, Tai64n, alive, each_supervisor, tai_secs_between,
+    wait_gone,
 };
 use nix::sys::signal::Signal;
 
@@ -32,7 +33,39 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(timeout_kill_kills_a_service_that_ignores_the_down_signal),
     scenario!(d_while_dying_rearms_the_kill_deadline).slow(),
     scenario!(timeout_finish_kills_a_hanging_finish),
+    scenario!(sigquit_while_finishing_leaves_at_once_and_leaves_finish_running),
+    scenario!(sigint_while_finishing_goes_to_finishs_process_group_then_supervise_exits),
+    scenario!(x_or_sighup_while_finishing_exit_after_finish_and_lastfinish_only_closes),
+    scenario!(in_lastup_sighup_and_x_only_close_and_sigterm_stops_the_service),
+    scenario!(d_while_down_or_finishing_is_wantdown_only).slow(),
+    scenario!(a_down_file_that_cannot_be_made_or_removed_is_a_warning_and_the_flag_changes),
 ];
+
+/// A finish that appends each signal it gets to `fsigs`, writes its pid to `fpid` (after its
+/// traps) and runs until `release` exists.
+fn trapping_finish(dir: &ServiceDir) {
+    dir.finish(
+        "for s in HUP INT QUIT USR1 USR2 ALRM ABRT WINCH CONT TERM; do trap \"echo $s >> fsigs\" $s; done\n\
+         echo $$ > fpid\n\
+         while [ ! -e release ]; do sleep 0.05; done",
+    );
+}
+
+/// Waits until finish runs with its traps set, and returns its pid.
+fn wait_trapping_finish(sv: &mut Supervised<'_>) -> i32 {
+    let finish = sv.wait_status("finishing", |s| s.finishing).pid();
+    sv.wait_until("finish's traps", DEADLINE, |sv| {
+        std::fs::read_to_string(sv.dir.path("fpid")).is_ok_and(|p| p.trim() == finish.to_string())
+    });
+    finish
+}
+
+/// Whether fd `fd` of `pid` is `/dev/null` (after "close").
+fn on_dev_null(pid: i32, fd: i32) -> bool {
+    integration_tests::procfs::fds(pid)
+        .iter()
+        .any(|(n, to)| *n == fd && to == std::path::Path::new("/dev/null"))
+}
 
 /// Kill letters: "`a` SIGALRM, `b` SIGABRT, `q` SIGQUIT, `h` SIGHUP, `t` SIGTERM, `i`
 /// SIGINT, `1` SIGUSR1, `2` SIGUSR2, `y` SIGWINCH", sent to run; "Nothing else changes (`t`,
@@ -521,5 +554,218 @@ fn timeout_finish_kills_a_hanging_finish() {
             "s6-supervise svc: warning: finish script lifetime reached maximum value - sending it a SIGKILL\n"
         );
         assert_eq!(sv.status().wstat, 0x300, "wstat stays run's");
+    });
+}
+
+/// SIGQUIT in FINISH: "exit"; "after SIGQUIT the child (run or finish) is left running and
+/// the status file is left as it was".
+fn sigquit_while_finishing_leaves_at_once_and_leaves_finish_running() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exit 3");
+        trapping_finish(&dir);
+        let mut events = dir.watch();
+        let mut sv = dir.start(sup);
+        let finish = wait_trapping_finish(&mut sv);
+        events.wait_contains("sud");
+        events.clear();
+        let before = sv.status();
+        sv.signal(Signal::SIGQUIT);
+        assert_eq!(sv.wait_exit(), Some(0));
+        assert_eq!(events.text(), "x");
+        assert!(alive(finish), "finish is left running");
+        assert_eq!(sv.status(), before, "the status file is not rewritten");
+        // Once finish has ended, any trap it had to run has run.
+        dir.write("release", "");
+        wait_gone(finish);
+        assert!(sigs(&dir, "fsigs").is_empty(), "{:?}", sigs(&dir, "fsigs"));
+    });
+}
+
+/// SIGINT in FINISH: "same (finish's group)" as UP's "SIGINT to the child's process group,
+/// exit".
+fn sigint_while_finishing_goes_to_finishs_process_group_then_supervise_exits() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exit 3");
+        trapping_finish(&dir);
+        let mut events = dir.watch();
+        let mut sv = dir.start(sup);
+        wait_trapping_finish(&mut sv);
+        events.wait_contains("sud");
+        events.clear();
+        sv.signal(Signal::SIGINT);
+        assert_eq!(sv.wait_exit(), Some(0));
+        wait_sig(&mut sv, "fsigs", "INT");
+        assert_eq!(events.text(), "x");
+    });
+}
+
+/// `x` and SIGHUP in FINISH: "→ LASTFINISH, close" (supervise's fds 0 and 1 become
+/// /dev/null, finish is not signalled, supervise exits once finish ends); in LASTFINISH, `x`
+/// and SIGHUP: "close", SIGTERM: "nothing" — no exit before finish's death, no signal to it,
+/// and the letters still act (`O`: "wantdown").
+fn x_or_sighup_while_finishing_exit_after_finish_and_lastfinish_only_closes() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        for how in ["x", "HUP"] {
+            let dir = ServiceDir::new();
+            dir.run("exit 3");
+            trapping_finish(&dir);
+            let (read, write) = nix::unistd::pipe().unwrap();
+            let mut events = dir.watch();
+            let mut sv = dir.launch(sup).stdin(read).start();
+            drop(write);
+            let finish = wait_trapping_finish(&mut sv);
+            events.wait_contains("sud");
+            events.clear();
+            if how == "x" {
+                sv.ctl("x");
+            } else {
+                sv.signal(Signal::SIGHUP);
+            }
+            let sup_pid = sv.pid();
+            sv.wait_until("fds 0 and 1 on /dev/null", DEADLINE, |_| {
+                on_dev_null(sup_pid, 0) && on_dev_null(sup_pid, 1)
+            });
+            assert!(alive(finish) && !sv.has_exited(), "{how}");
+            sv.ctl("x");
+            sv.signal(Signal::SIGHUP);
+            sv.signal(Signal::SIGTERM);
+            sv.ctl("O");
+            sv.wait_status("O taken in LASTFINISH", |s| !s.wantup);
+            assert!(alive(finish), "{how}");
+            dir.write("release", "");
+            assert_eq!(sv.wait_exit(), Some(0), "{how}");
+            assert_eq!(events.text(), "Dx", "{how}: exit after finish's death");
+            assert!(
+                sigs(&dir, "fsigs").is_empty(),
+                "{how}: {:?}",
+                sigs(&dir, "fsigs")
+            );
+        }
+    });
+}
+
+/// LASTUP (after `x`): SIGHUP and `x`: "close" (no exit while the service runs, no signal to
+/// it); SIGTERM: "stop" (the down signal), then "run's death → ... exit if no finish".
+fn in_lastup_sighup_and_x_only_close_and_sigterm_stops_the_service() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        trapping_run(&dir, OnTerm::Exit);
+        let mut events = dir.watch();
+        let mut sv = dir.start(sup);
+        let pid = wait_trapping(&mut sv);
+        events.wait_contains("su");
+        events.clear();
+        sv.ctl("x");
+        let sup_pid = sv.pid();
+        sv.wait_until("fd 1 on /dev/null", DEADLINE, |_| on_dev_null(sup_pid, 1));
+        sv.signal(Signal::SIGHUP);
+        sv.ctl("x");
+        sv.ctl("O");
+        sv.wait_status("O taken in LASTUP", |s| !s.wantup);
+        assert!(
+            alive(pid) && sigs(&dir, "sigs").is_empty(),
+            "{:?}",
+            sigs(&dir, "sigs")
+        );
+        sv.signal(Signal::SIGTERM);
+        wait_sig(&mut sv, "sigs", "TERM");
+        assert_eq!(sv.wait_exit(), Some(0));
+        assert_eq!(events.text(), "dDx");
+        assert!(!sigs(&dir, "sigs").contains(&"HUP".to_owned()));
+    });
+}
+
+/// `d` in DOWN and FINISH: "wantdown" = "set the flag and **rewrite the status file**
+/// (always, even when unchanged)", nothing else: in DOWN the status file is replaced even
+/// though it said "want down" already, and a death's 1 s throttle then starts nothing; in
+/// FINISH finish is not signalled, and nothing starts after it. "Nothing starts" is checked
+/// once the status's own `readystamp` is 2 s old: past the throttle's 1 s (and its slack).
+fn d_while_down_or_finishing_is_wantdown_only() {
+    use std::os::unix::fs::MetadataExt;
+    let starts = |dir: &ServiceDir| {
+        std::fs::read_to_string(dir.path("starts"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let wait_past_throttle = |sv: &mut Supervised<'_>| {
+        let down = sv.status();
+        sv.wait_until("2 s after the going down", DEADLINE, |_| {
+            tai_secs_between(down.readystamp, Tai64n::now()) > 2.0
+        });
+    };
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000").write("down", "");
+        let mut sv = dir.start(sup);
+        let inode = |dir: &ServiceDir| {
+            std::fs::metadata(dir.path("supervise/status"))
+                .unwrap()
+                .ino()
+        };
+        let before = inode(&dir);
+        sv.ctl("d");
+        sv.wait_until("the status file rewritten", DEADLINE, |sv| {
+            inode(sv.dir) != before
+        });
+        let st = sv.status();
+        assert!(!st.wantup && st.pid == 0, "{st:?}");
+
+        let dir = ServiceDir::new();
+        dir.run("echo >> starts\nexit 1");
+        let mut sv = dir.start(sup);
+        sv.wait_status("the first death", |s| s.pid == 0 && s.wstat == 0x100);
+        sv.ctl("d");
+        sv.wait_status("wantdown", |s| !s.wantup);
+        assert_eq!(starts(&dir), 1, "{sup:?}: d came after the restart");
+        wait_past_throttle(&mut sv);
+        assert_eq!(starts(&dir), 1, "{sup:?}: restarted after d in DOWN");
+        assert_eq!(sv.status().pid, 0);
+
+        let dir = ServiceDir::new();
+        dir.run("echo >> starts\nexit 3");
+        trapping_finish(&dir);
+        let mut sv = dir.start(sup);
+        let finish = wait_trapping_finish(&mut sv);
+        sv.ctl("d");
+        let st = sv.wait_status("wantdown", |s| !s.wantup);
+        assert!(st.finishing && st.pid() == finish, "{st:?}");
+        dir.write("release", "");
+        sv.wait_status("down after finish", |s| s.pid == 0 && !s.finishing);
+        // finish has ended, so any trap it had to run has run.
+        assert!(sigs(&dir, "fsigs").is_empty(), "{:?}", sigs(&dir, "fsigs"));
+        wait_past_throttle(&mut sv);
+        assert_eq!(starts(&dir), 1, "{sup:?}: restarted after d in FINISH");
+        assert_eq!(sv.status().pid, 0);
+    });
+}
+
+/// "DOWN file +\"/\"−\" = create (`down`, empty, truncating) / unlink `down` first (warnings
+/// `unable to create ./down file: ERR` / `unable to unlink ./down file: ERR` ...; the flag
+/// change happens anyway)": with `down` a directory, `D` warns and wants down, `U` warns,
+/// wants up and starts run.
+fn a_down_file_that_cannot_be_made_or_removed_is_a_warning_and_the_flag_changes() {
+    each_supervisor(&Supervisor::ALL, |sup| {
+        let dir = ServiceDir::new();
+        dir.run("exec sleep 1000");
+        std::fs::create_dir(dir.path("down")).unwrap();
+        let mut sv = dir.start(sup);
+        sv.ctl("u");
+        sv.wait_status("up by u", |s| s.up() && s.wantup);
+        sv.ctl("D");
+        sv.wait_status("down by D", |s| s.pid == 0 && !s.wantup);
+        let create = "s6-supervise svc: warning: unable to create ./down file: Is a directory\n";
+        assert_eq!(sv.stderr(), create);
+        sv.ctl("U");
+        sv.wait_status("up by U", |s| s.up() && s.wantup);
+        assert_eq!(
+            sv.stderr(),
+            format!(
+                "{create}s6-supervise svc: warning: unable to unlink ./down file: Is a directory\n"
+            )
+        );
+        assert!(dir.path("down").is_dir());
     });
 }
