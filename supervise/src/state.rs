@@ -250,7 +250,7 @@ impl Supervise {
     fn up_timeout(&mut self) {
         if self.dying {
             self.kill(libc::SIGKILL);
-            // **fix** 1ed0fd7: a stopped service gets SIGCONT too, and the paused flag goes.
+            // **fix** 1ed0fd7: SIGCONT follows, and the paused flag goes (a status write).
             self.cont();
             self.timeout_in(KILL_AGAIN);
         } else {
