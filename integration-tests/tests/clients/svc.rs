@@ -17,8 +17,8 @@ use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
 
 use crate::support::{
-    Client, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_programs, c_svc, clients,
-    is_subscribed, run, same_as_c, supervisors, without_prog,
+    Client, GATED_NOTIFIER, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_programs, c_svc,
+    clients, is_subscribed, open_gate, run, same_as_c, supervisors, without_prog,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -474,29 +474,8 @@ fn wcapital_r_warns_without_notification_fd_and_waits_for_the_restart() {
     });
 }
 
-/// A service that notifies readiness only once the test lets it through its `gate` FIFO.
-const GATED_NOTIFIER: &str = "#!/bin/sh\nread x <gate\necho >&3\nexec 3>&-\nexec sleep 1000\n";
-
-/// Lets a script blocked in `read x <gate` (in the service directory `dir`) through once:
-/// waits for it to be opening the FIFO, then writes a line.
-fn open_gate(dir: &Path) {
-    let gate = dir.join("gate");
-    let mut fd = None;
-    wait_until("the script at its gate", DEADLINE, || {
-        fd = open(
-            &gate,
-            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .ok();
-        fd.is_some()
-    });
-    let fd = fd.unwrap_or_else(|| unreachable!());
-    nix::unistd::write(&fd, b"\n").expect("write to the gate");
-}
-
 /// For every supervisor and every svc: a fresh service of `run_script` with `files` (and a
-/// `gate` FIFO), `setup`, then `svc ARGS DIR` in the background, `act` once it has
+/// `gate` FIFO, for a finish script to wait on), `setup`, then `svc ARGS DIR` in the background, `act` once it has
 /// subscribed (given it, to check that it still waits), and its result checked by `check`
 /// and compared with ours.
 fn each_svc_w_in_the_background(
