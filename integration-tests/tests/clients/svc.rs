@@ -39,6 +39,7 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(w_fails_with_1_when_the_supervisor_leaves_or_finish_says_permanent_failure).slow(),
     scenario!(w_reports_a_missing_directory_or_status_file_before_sending),
     scenario!(w_exits_with_the_send_failure_where_c_waits_on),
+    scenario!(wcapital_u_and_r_die_when_notification_fd_cannot_be_checked),
     scenario!(w_cycles_never_miss_the_event_their_own_command_causes).slow(),
     scenario!(every_letter_has_its_effect_on_a_real_supervisor_as_cs).slow(),
 ];
@@ -708,6 +709,35 @@ fn w_reports_a_missing_directory_or_status_file_before_sending() {
             match &ours {
                 None => ours = Some(w),
                 Some(o) => assert_eq!(o, &w, "{}", client.name()),
+            }
+        }
+    }
+}
+
+/// SUPERVISE.md, "svc -w": "`-wU`/`-wR` first check `DIR/notification-fd`: ... another
+/// `access` error: fatal 111 `unable to access DIR/notification-fd: ERR`". A symbolic link
+/// loop: 111 with ELOOP's text, as C, and nothing sent to the (fake) supervisor.
+fn wcapital_u_and_r_die_when_notification_fd_cannot_be_checked() {
+    let fake = FakeSupervisor::new();
+    fake.fx.symlink("notification-fd", "svc/notification-fd");
+    let dir = fake.dir();
+    for wait in ["-wU", "-wR"] {
+        let mut ours = None;
+        for client in clients("svc", "s6-svc") {
+            let w = svc_w(&client, &[wait, "-T", "2000", "-u"], &dir);
+            assert_eq!(
+                (w.code, w.stderr.as_str(), fake.take()),
+                (
+                    Some(111),
+                    "fatal: unable to access DIR/notification-fd: Too many levels of symbolic links\n",
+                    vec![]
+                ),
+                "{wait}, {}",
+                client.name()
+            );
+            match &ours {
+                None => ours = Some(w),
+                Some(o) => assert_eq!(o, &w, "{wait}, {}", client.name()),
             }
         }
     }
