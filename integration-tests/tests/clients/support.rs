@@ -23,6 +23,32 @@ pub const SLEEPER: &str = "#!/bin/sh\nexec sleep 1000\n";
 /// A service that notifies readiness on fd 3 (its `notification-fd`) and runs until killed.
 pub const NOTIFIER: &str = "#!/bin/sh\necho >&3\nexec 3>&-\nexec sleep 1000\n";
 
+/// A service that notifies readiness (on fd 3) only once the test lets it through its `gate`
+/// FIFO ([`open_gate`]), made by the script if missing; then it runs until killed.
+pub const GATED_NOTIFIER: &str =
+    "#!/bin/sh\n[ -p gate ] || mkfifo gate\nread x <gate\necho >&3\nexec 3>&-\nexec sleep 1000\n";
+
+/// Lets a script blocked in `read x <gate` (in the service directory `dir`) through once:
+/// waits for it to be opening the FIFO (until then a non-blocking open for writing fails),
+/// then writes a line.
+pub fn open_gate(dir: &Path) {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    let gate = dir.join("gate");
+    let mut fd = None;
+    wait_until("the script at its gate", DEADLINE, || {
+        fd = open(
+            &gate,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok();
+        fd.is_some()
+    });
+    let fd = fd.unwrap_or_else(|| unreachable!());
+    nix::unistd::write(&fd, b"\n").expect("write to the gate");
+}
+
 /// Which s6 a C program comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {

@@ -17,8 +17,8 @@ use nix::sys::stat::Mode;
 use nix::unistd::mkfifo;
 
 use crate::support::{
-    Client, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_programs, c_svc, clients,
-    is_subscribed, run, same_as_c, supervisors, without_prog,
+    Client, GATED_NOTIFIER, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_programs, c_svc,
+    clients, is_subscribed, open_gate, run, same_as_c, supervisors, without_prog,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -33,11 +33,15 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(wr_and_wcapital_r_return_once_the_service_has_restarted).slow(),
     scenario!(w_without_letters_waits_as_svwait_and_times_out_with_99).slow(),
     scenario!(wr_without_letters_waits_for_a_restart_caused_by_someone_else).slow(),
+    scenario!(wcapital_r_warns_without_notification_fd_and_waits_for_the_restart).slow(),
+    scenario!(wcapital_d_u_r_without_letters_wait_for_readiness_caused_by_someone_else).slow(),
     scenario!(w_with_letters_times_out_with_99).slow(),
     scenario!(w_fails_with_1_when_the_supervisor_leaves_or_finish_says_permanent_failure).slow(),
     scenario!(w_reports_a_missing_directory_or_status_file_before_sending),
     scenario!(w_exits_with_the_send_failure_where_c_waits_on),
+    scenario!(wcapital_u_and_r_die_when_notification_fd_cannot_be_checked),
     scenario!(w_cycles_never_miss_the_event_their_own_command_causes).slow(),
+    scenario!(every_letter_has_its_effect_on_a_real_supervisor_as_cs).slow(),
 ];
 
 /// A service directory whose control FIFO the test reads in place of a supervisor.
@@ -452,6 +456,188 @@ fn wr_without_letters_waits_for_a_restart_caused_by_someone_else() {
     }
 }
 
+/// SUPERVISE.md, "svc -w": "`-wU`/`-wR` first check `DIR/notification-fd`: absent → warning
+/// `DIR/notification-fd not present - ignoring request for readiness notification` and use
+/// `u`/`r`". `-wR -r` on a service without the file: the warning, then as `-wr -r`.
+fn wcapital_r_warns_without_notification_fd_and_waits_for_the_restart() {
+    each_svc_w(SLEEPER, &[], &up, &["-wR", "-r"], &|w, s| {
+        assert_eq!(
+            (w.code, w.stderr.as_str()),
+            (
+                Some(0),
+                "warning: DIR/notification-fd not present - ignoring request for readiness notification\n"
+            )
+        );
+        assert!(
+            s.is_up() && s.wstat == 15,
+            "restarted after a SIGTERM: {s:?}"
+        );
+    });
+}
+
+/// For every supervisor and every svc: a fresh service of `run_script` with `files` (and a
+/// `gate` FIFO, for a finish script to wait on), `setup`, then `svc ARGS DIR` in the background, `act` once it has
+/// subscribed (given it, to check that it still waits), and its result checked by `check`
+/// and compared with ours.
+fn each_svc_w_in_the_background(
+    run_script: &str,
+    files: &[(&str, &str)],
+    setup: &dyn Fn(&Supervised),
+    args: &[&str],
+    act: &dyn Fn(&Supervised, &mut Running),
+    check: &dyn Fn(&Waited, &Status),
+) {
+    for sup in supervisors() {
+        let mut ours: Option<Waited> = None;
+        for client in clients("svc", "s6-svc") {
+            let fx = Fixture::new();
+            fx.script("svc/run", run_script);
+            for (name, contents) in files {
+                if name.ends_with("finish") {
+                    fx.script(format!("svc/{name}"), contents);
+                } else {
+                    fx.write(format!("svc/{name}"), contents);
+                }
+            }
+            let dir = fx.path("svc");
+            mkfifo(&dir.join("gate"), Mode::from_bits_truncate(0o600)).expect("mkfifo gate");
+            let sv = Supervised::start(&sup, &dir);
+            sv.wait_status("started", |_| true);
+            setup(&sv);
+            let mut listener = Running::start(Command::new(&client.path).args(args).arg(&dir));
+            wait_until("svc -w's subscription", DEADLINE, || {
+                listener.exited() || is_subscribed(&dir)
+            });
+            act(&sv, &mut listener);
+            let out = listener.wait();
+            let got = Waited {
+                code: out.code,
+                stderr: without_prog(&out.stderr).replace(&dir.display().to_string(), "DIR"),
+            };
+            check(&got, &Status::read(&dir).unwrap_or(Status::ZERO));
+            match &ours {
+                None => ours = Some(got),
+                Some(o) => assert_eq!(
+                    o,
+                    &got,
+                    "{args:?}: ours and {} on {}",
+                    client.name(),
+                    sup.name
+                ),
+            }
+        }
+    }
+}
+
+/// Asserts that the listener is still waiting (it must not take the state reached so far
+/// for its goal), then lets the script through its gate.
+fn still_waiting_then_open_gate(sv: &Supervised, listener: &mut Running) {
+    assert!(
+        !listener.exited(),
+        "returned before readiness ({})",
+        sv.name
+    );
+    open_gate(&sv.dir);
+}
+
+/// SUPERVISE.md, "svc -w": "without letters: `s6-svwait -X [-t T] -- DIR`", and "svwait":
+/// "`-D` down and ready; `-U` up and ready; `-R` restart and ready", "`-r`/`-R`: first wait
+/// until all services are not up, ... then wait for `-u`/`-U`"; with the
+/// `notification-fd` warning for `-wU`/`-wR` as with letters. The readiness comes only when
+/// the test opens a gate (finish for `D`, the run script's notification for `U`), after it
+/// checked that svc still waits.
+fn wcapital_d_u_r_without_letters_wait_for_readiness_caused_by_someone_else() {
+    // -wD: d at the run's death, D only once finish has passed its gate.
+    each_svc_w_in_the_background(
+        SLEEPER,
+        &[
+            ("finish", "#!/bin/sh\nread x <gate\n"),
+            ("timeout-finish", "0\n"),
+        ],
+        &up,
+        &["-wD", "-T", "10000"],
+        &|sv, listener| {
+            c_svc(&["-d"], &sv.dir);
+            sv.wait_status("finishing", |s| s.finishing);
+            still_waiting_then_open_gate(sv, listener);
+        },
+        &|w, s| {
+            ok(w);
+            assert!(s.pid == 0 && s.ready && !s.wantup, "{s:?}");
+        },
+    );
+    // -wU: u at the start, U once the run script has passed its gate.
+    let notifier = [("notification-fd", "3\n")];
+    each_svc_w_in_the_background(
+        GATED_NOTIFIER,
+        &notifier,
+        &down,
+        &["-wU", "-T", "10000"],
+        &|sv, listener| {
+            c_svc(&["-u"], &sv.dir);
+            sv.wait_status("up", Status::is_up);
+            still_waiting_then_open_gate(sv, listener);
+        },
+        &|w, s| {
+            ok(w);
+            assert!(s.is_up() && s.ready, "{s:?}");
+        },
+    );
+    // -wR: down, then up and ready once the restarted run script has passed its gate.
+    let up_ready = |sv: &Supervised| {
+        open_gate(&sv.dir);
+        sv.wait_status("up and ready", |s| s.is_up() && s.ready);
+    };
+    each_svc_w_in_the_background(
+        GATED_NOTIFIER,
+        &notifier,
+        &up_ready,
+        &["-wR", "-T", "10000"],
+        &|sv, listener| {
+            let before = Status::read(&sv.dir).expect("status").pid;
+            c_svc(&["-k"], &sv.dir);
+            sv.wait_status("restarted", |s| s.is_up() && s.pid != before);
+            still_waiting_then_open_gate(sv, listener);
+        },
+        &|w, s| {
+            ok(w);
+            assert!(s.is_up() && s.ready && s.wstat == 9, "{s:?}");
+        },
+    );
+    // Without notification-fd: the warning, then -wu and -wr.
+    let warned = |w: &Waited| {
+        assert_eq!(
+            (w.code, w.stderr.as_str()),
+            (
+                Some(0),
+                "warning: DIR/notification-fd not present - ignoring request for readiness notification\n"
+            )
+        );
+    };
+    each_svc_w_in_the_background(
+        SLEEPER,
+        &[],
+        &down,
+        &["-wU", "-T", "10000"],
+        &|sv, _| c_svc(&["-u"], &sv.dir),
+        &|w, s| {
+            warned(w);
+            assert!(s.is_up(), "{s:?}");
+        },
+    );
+    each_svc_w_in_the_background(
+        SLEEPER,
+        &[],
+        &up,
+        &["-wR", "-T", "10000"],
+        &|sv, _| c_svc(&["-k"], &sv.dir),
+        &|w, s| {
+            warned(w);
+            assert!(s.is_up() && s.wstat == 9, "{s:?}");
+        },
+    );
+}
+
 fn w_with_letters_times_out_with_99() {
     // -u on an up service: it never goes down.
     each_svc_w(SLEEPER, &[], &up, &["-wd", "-T", "300", "-u"], &|w, s| {
@@ -528,6 +714,35 @@ fn w_reports_a_missing_directory_or_status_file_before_sending() {
     }
 }
 
+/// SUPERVISE.md, "svc -w": "`-wU`/`-wR` first check `DIR/notification-fd`: ... another
+/// `access` error: fatal 111 `unable to access DIR/notification-fd: ERR`". A symbolic link
+/// loop: 111 with ELOOP's text, as C, and nothing sent to the (fake) supervisor.
+fn wcapital_u_and_r_die_when_notification_fd_cannot_be_checked() {
+    let fake = FakeSupervisor::new();
+    fake.fx.symlink("notification-fd", "svc/notification-fd");
+    let dir = fake.dir();
+    for wait in ["-wU", "-wR"] {
+        let mut ours = None;
+        for client in clients("svc", "s6-svc") {
+            let w = svc_w(&client, &[wait, "-T", "2000", "-u"], &dir);
+            assert_eq!(
+                (w.code, w.stderr.as_str(), fake.take()),
+                (
+                    Some(111),
+                    "fatal: unable to access DIR/notification-fd: Too many levels of symbolic links\n",
+                    vec![]
+                ),
+                "{wait}, {}",
+                client.name()
+            );
+            match &ours {
+                None => ours = Some(w),
+                Some(o) => assert_eq!(o, &w, "{wait}, {}", client.name()),
+            }
+        }
+    }
+}
+
 fn w_exits_with_the_send_failure_where_c_waits_on() {
     // **fix** (no upstream fix): a stale status file and no supervisor. C's s6-svlisten1
     // ignores the exit status of the s6-svc it spawned, prints its error and waits on, here
@@ -595,6 +810,215 @@ fn w_cycles_never_miss_the_event_their_own_command_causes() {
                     "round {i}, {args:?}, {}",
                     sup.name
                 );
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ letters on a supervisor
+
+/// A service that records each signal it can trap (and each start) in `DIR/signals`, one
+/// line each, and otherwise blocks in `read` on a FIFO it holds open both ways (a builtin, so
+/// that a trapped signal interrupts it, and no child to outlive it).
+const SIGNALLER: &str = "#!/bin/sh\n\
+    for s in ALRM ABRT QUIT HUP INT USR1 USR2 WINCH; do trap \"echo $s >>signals\" $s; done\n\
+    echo start >>signals\n\
+    rm -f block; mkfifo block; exec 0<>block; rm block\n\
+    while :; do read x; done\n";
+
+/// What a command did to the service, as seen from outside: the status file, the `down`
+/// file, the run process's state and what it recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Effect {
+    up: bool,
+    /// The run process is the one of before the command.
+    same_run: bool,
+    wstat: u16,
+    paused: bool,
+    wantup: bool,
+    down_file: bool,
+    /// The run process is stopped (`T` in /proc).
+    stopped: bool,
+    /// `DIR/signals`, line by line.
+    recorded: Vec<String>,
+}
+
+impl Effect {
+    fn of(dir: &Path, before: u64) -> Option<Effect> {
+        let s = Status::read(dir).ok()?;
+        let recorded = std::fs::read_to_string(dir.join("signals"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let stopped = s.pid != 0
+            && i32::try_from(s.pid)
+                .ok()
+                .and_then(integration_tests::procfs::state)
+                == Some('T');
+        Some(Effect {
+            up: s.is_up(),
+            same_run: s.pid == before,
+            wstat: s.wstat,
+            paused: s.paused,
+            wantup: s.wantup,
+            down_file: dir.join("down").exists(),
+            stopped,
+            recorded,
+        })
+    }
+
+    /// The last line recorded is `what`, after `n` lines.
+    fn recorded(&self, n: usize, what: &str) -> bool {
+        self.recorded.len() == n + 1 && self.recorded[n] == what
+    }
+}
+
+/// Whether the effect after a command (second) is the one waited for, given the one before.
+type Done = dyn Fn(&Effect, &Effect) -> bool;
+
+/// One command of the letters scenario: its arguments (2.11's s6-svc, without `-s`, gets
+/// `for_2_11`), and the effect to wait for, given the effect before it.
+struct Step {
+    args: &'static [&'static str],
+    for_2_11: &'static [&'static str],
+    done: Box<Done>,
+}
+
+fn step(args: &'static [&'static str], done: impl Fn(&Effect, &Effect) -> bool + 'static) -> Step {
+    Step {
+        args,
+        for_2_11: args,
+        done: Box::new(done),
+    }
+}
+
+/// A kill letter whose signal the service traps and records: the same process, one more line.
+fn trapped(args: &'static [&'static str], name: &'static str) -> Step {
+    step(args, move |b, e| {
+        e.same_run && e.recorded(b.recorded.len(), name)
+    })
+}
+
+/// The letters scenario's commands, in order, from an up service.
+fn letter_steps() -> Vec<Step> {
+    let paused = |_: &Effect, e: &Effect| e.same_run && e.paused && e.stopped;
+    let continued = |_: &Effect, e: &Effect| e.same_run && !e.paused && !e.stopped;
+    vec![
+        trapped(&["-a"], "ALRM"),
+        trapped(&["-b"], "ABRT"),
+        trapped(&["-q"], "QUIT"),
+        trapped(&["-h"], "HUP"),
+        trapped(&["-i"], "INT"),
+        trapped(&["-1"], "USR1"),
+        trapped(&["-2"], "USR2"),
+        trapped(&["-y"], "WINCH"),
+        Step {
+            for_2_11: &["-1"],
+            ..trapped(&["-s", "SIGUSR1"], "USR1")
+        },
+        Step {
+            for_2_11: &["-y"],
+            ..trapped(&["-s", "winch"], "WINCH")
+        },
+        // p: SIGSTOP, paused := 1; c: SIGCONT, paused := 0.
+        step(&["-p"], paused),
+        step(&["-c"], continued),
+        Step {
+            for_2_11: &["-p"],
+            ..step(&["-s", "STOP"], paused)
+        },
+        Step {
+            for_2_11: &["-c"],
+            ..step(&["-s", "CONT"], continued)
+        },
+        // o: wantdown while up: it runs on, and is not restarted when it dies.
+        step(&["-o"], |_, e| e.same_run && e.up && !e.wantup),
+        step(&["-t"], |_, e| !e.up && e.wstat == 15 && !e.wantup),
+        step(&["-u"], |b, e| {
+            e.up && e.wantup && e.recorded(b.recorded.len(), "start")
+        }),
+        // k, r: killed, and restarted as wanted up (r with the default down-signal).
+        step(&["-k"], |b, e| {
+            e.up && !e.same_run && e.wstat == 9 && e.recorded(b.recorded.len(), "start")
+        }),
+        step(&["-r"], |b, e| {
+            e.up && !e.same_run && e.wstat == 15 && e.recorded(b.recorded.len(), "start")
+        }),
+        step(&["-O"], |_, e| e.same_run && e.up && !e.wantup),
+        // D: down file, stop; U: no down file, wantup, start.
+        step(&["-D"], |_, e| {
+            !e.up && e.down_file && !e.wantup && e.wstat == 15
+        }),
+        step(&["-U"], |b, e| {
+            e.up && !e.down_file && e.wantup && e.recorded(b.recorded.len(), "start")
+        }),
+        // Q: down file and wantdown, still up.
+        step(&["-Q"], |_, e| {
+            e.same_run && e.up && e.down_file && !e.wantup
+        }),
+    ]
+}
+
+/// SUPERVISE.md, "The transition table" and "Kill letters": "`a b q h k t i 1 2 p c y r`:
+/// kill (table below)" in UP, "`p` SIGSTOP paused := 1, status write; `c` SIGCONT paused :=
+/// 0", "`o`: wantdown", "`D`: DOWN file +, stop", "`U`: DOWN file −, wantup, start", "`Q`:
+/// DOWN file +, wantdown", "`t`, `k` do not touch wantup, so the service is restarted if
+/// wanted up"; and "svc": `-s SIG` "appends `a b q h k t i 1 2 p c y` respectively". Each
+/// letter but `d u x` (the `-w` scenarios') from each svc (ours, 2.11, 2.12; `-s` turned into
+/// its letter for 2.11) to each supervisor: the effect waited for, and the same sequence of
+/// effects as C's s6-svc brings about on the same supervisor.
+fn every_letter_has_its_effect_on_a_real_supervisor_as_cs() {
+    let steps = letter_steps();
+    for sup in supervisors() {
+        let mut ours: Option<Vec<Effect>> = None;
+        for client in clients("svc", "s6-svc") {
+            let fx = Fixture::new();
+            fx.script("svc/run", SIGNALLER);
+            let dir = fx.path("svc");
+            let sv = Supervised::start(&sup, &dir);
+            sv.wait_status("up", Status::is_up);
+            let mut before = None;
+            wait_until(&format!("the first start ({})", sup.name), DEADLINE, || {
+                before = Effect::of(&dir, Status::read(&dir).map_or(0, |s| s.pid))
+                    .filter(|e| e.recorded.len() == 1);
+                before.is_some()
+            });
+            let mut before = before.unwrap_or_else(|| unreachable!());
+            let mut effects = Vec::new();
+            for step in &steps {
+                let args = if client.origin == Some(Origin::Debian) {
+                    step.for_2_11
+                } else {
+                    step.args
+                };
+                let pid = Status::read(&dir).expect("status").pid;
+                let out = run(Command::new(&client.path).args(args).arg(&dir));
+                assert_eq!(
+                    (out.code, out.stderr.as_str()),
+                    (Some(0), ""),
+                    "{args:?}, {}",
+                    client.name()
+                );
+                let mut now = None;
+                wait_until(
+                    &format!(
+                        "the effect of {args:?} from {} on {}",
+                        client.name(),
+                        sup.name
+                    ),
+                    DEADLINE,
+                    || {
+                        now = Effect::of(&dir, pid).filter(|e| (step.done)(&before, e));
+                        now.is_some()
+                    },
+                );
+                before = now.unwrap_or_else(|| unreachable!());
+                effects.push(before.clone());
+            }
+            match &ours {
+                None => ours = Some(effects),
+                Some(o) => assert_eq!(o, &effects, "ours and {} on {}", client.name(), sup.name),
             }
         }
     }

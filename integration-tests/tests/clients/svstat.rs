@@ -31,6 +31,8 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(scan_reports_each_service_and_logger_of_a_scan_dir_by_name_in_order),
     scenario!(json_prints_one_object_per_service_with_typed_values),
     scenario!(a_failed_write_to_stdout_is_fatal_111_as_in_c),
+    scenario!(multi_and_scan_exit_with_the_worst_code_111_and_report_the_rest),
+    scenario!(json_goes_with_scan_and_is_the_same_with_n),
 ];
 
 const ALL_FIELDS: &str = "up,wantedup,normallyup,ready,paused,pid,exitcode,signal,signum,updownsince,readysince,updownfor,readyfor";
@@ -562,6 +564,130 @@ fn json_prints_one_object_per_service_with_typed_values() {
         .and_then(integration_tests::json::Json::as_int)
         .expect("a number");
     assert!((1000..1010).contains(&secs), "{secs}");
+}
+
+/// A directory of hand-made services under `fx`: `NAME/supervise/status` saying up with
+/// `pid` (killed by SIGTERM and down when `pid` is 0), its lock held by the returned fd.
+fn hand_made(fx: &Fixture, name: &str, pid: u64) -> std::os::fd::OwnedFd {
+    let now = Tai64n::now();
+    let lock = hold_supervise_lock(&fx.path(name));
+    Status {
+        stamp: ago(now, 1000),
+        readystamp: ago(now, 1000),
+        pid,
+        wstat: if pid == 0 { 15 } else { 0 },
+        ..Status::ZERO
+    }
+    .write(&fx.path(name))
+    .expect("status");
+    lock
+}
+
+/// man/svstat.1: "With `--multi` or `--scan`, a service that cannot be reported gets s6's
+/// message as a warning on standard error instead of a line, and the exit status is the worst
+/// seen"; SUPERVISE.md, "svstat": not locked: "**exit 1** `unable to read status for DIR:
+/// s6-supervise not running`", no status file: "fatal 111 `unable to read status for DIR:
+/// ERR`". A 111 wins over a 1 wherever it comes, and the others are still reported.
+fn multi_and_scan_exit_with_the_worst_code_111_and_report_the_rest() {
+    let fx = Fixture::new();
+    let _a = hand_made(&fx, "a", 7);
+    fx.mkdir("b"); // not supervised: 1
+    let _c = hold_supervise_lock(&fx.path("c")); // locked, no status file: 111
+    let scan = fx.scandir();
+    let [a, b, c] = ["a", "b", "c"].map(|n| fx.path(n));
+    let not_running = format!(
+        "svstat: warning: unable to read status for {}: s6-supervise not running\n",
+        b.display()
+    );
+    let no_status = format!(
+        "svstat: warning: unable to read status for {}: No such file or directory\n",
+        c.display()
+    );
+    for order in [[&a, &b, &c], [&c, &b, &a], [&b, &c, &a]] {
+        let out = run(Command::new(binary("svstat"))
+            .args(["--multi", "-o", "up,pid"])
+            .args(order));
+        assert_eq!(out.code, Some(111), "{order:?}: {out:?}");
+        assert_eq!(
+            out.stdout,
+            format!("{}: true 7\n", a.display()),
+            "{order:?}"
+        );
+        let mut warnings: Vec<&str> = out.stderr.split_inclusive('\n').collect();
+        warnings.sort_unstable();
+        assert_eq!(
+            warnings,
+            [not_running.as_str(), no_status.as_str()],
+            "{order:?}"
+        );
+    }
+    let out = run(Command::new(binary("svstat"))
+        .args(["--scan", "-o", "up,pid"])
+        .arg(scan));
+    assert_eq!(
+        (out.code, out.stdout, out.stderr),
+        (
+            Some(111),
+            "a: true 7\n".to_owned(),
+            format!("{not_running}{no_status}")
+        )
+    );
+}
+
+/// man/svstat.1: "`--json`: One JSON object per service and line: `"name"` first, then the
+/// `-o` fields asked for (all 13 without `-o`)"; with `--scan` the name is "NAME" (NAME/log
+/// for a logger), as in its lines; `-n` is "Signal numbers instead of names in the
+/// summary": JSON has no summary, so it changes nothing there (`signal` stays a name,
+/// `signum` is the number).
+fn json_goes_with_scan_and_is_the_same_with_n() {
+    let fx = Fixture::new();
+    let _a = hand_made(&fx, "a", 7);
+    let _b = hand_made(&fx, "b", 0);
+    let _log = hand_made(&fx, "b/log", 9);
+    let scan = fx.scandir();
+    let out = run(Command::new(binary("svstat"))
+        .args(["--scan", "--json", "-o", "up,pid,signal,signum"])
+        .arg(scan));
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (
+            Some(0),
+            "{\"name\":\"a\",\"up\":true,\"pid\":7,\"signal\":null,\"signum\":-1}\n\
+             {\"name\":\"b\",\"up\":false,\"pid\":-1,\"signal\":\"SIGTERM\",\"signum\":15}\n\
+             {\"name\":\"b/log\",\"up\":true,\"pid\":9,\"signal\":null,\"signum\":-1}\n",
+            ""
+        )
+    );
+    let b = fx.path("b");
+    for fields in [&["-o", "up,signal,signum"][..], &[]] {
+        let plain = run(Command::new(binary("svstat"))
+            .arg("--json")
+            .args(fields)
+            .arg(&b));
+        let numeric = run(Command::new(binary("svstat"))
+            .args(["--json", "-n"])
+            .args(fields)
+            .arg(&b));
+        assert_eq!(plain.code, Some(0), "{plain:?}");
+        assert_eq!(plain, numeric, "{fields:?}");
+        let parsed = integration_tests::json::parse(plain.stdout.trim_end()).expect("JSON");
+        assert_eq!(
+            parsed
+                .get("signal")
+                .and_then(integration_tests::json::Json::as_str),
+            Some("SIGTERM"),
+            "{plain:?}"
+        );
+        // One operand alone, without --multi: its name as given.
+        assert_eq!(
+            parsed
+                .get("name")
+                .and_then(integration_tests::json::Json::as_str),
+            Some(b.to_str().expect("UTF-8 path")),
+        );
+        let keys = parsed.members().len();
+        assert_eq!(keys, if fields.is_empty() { 14 } else { 4 }, "{plain:?}");
+    }
 }
 
 fn a_failed_write_to_stdout_is_fatal_111_as_in_c() {

@@ -3,7 +3,7 @@
 //! `-a` and `-o` over two services, timeouts, failures and errors.
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::status::Status;
@@ -12,8 +12,8 @@ use integration_tests::suite::Scenario;
 use integration_tests::{DEADLINE, Fixture, wait_until};
 
 use crate::support::{
-    Client, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_svc, clients, is_subscribed, run,
-    supervisors, without_prog,
+    Client, GATED_NOTIFIER, NOTIFIER, Origin, Running, SLEEPER, Supervised, c_svc, clients,
+    is_subscribed, open_gate, run, supervisors, without_prog,
 };
 
 pub const SCENARIOS: &[Scenario] = &[
@@ -24,6 +24,8 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(a_goal_already_reached_returns_at_once),
     scenario!(a_waits_for_all_and_o_for_one_and_timeouts_exit_99).slow(),
     scenario!(a_supervisor_that_leaves_counts_as_a_failure_per_service).slow(),
+    scenario!(o_with_capital_u_d_r_returns_once_one_service_is_there_and_ready).slow(),
+    scenario!(failures_past_255_exit_255_where_c_exits_their_count_modulo_256),
     scenario!(the_event_may_arrive_while_svwait_is_starting).slow(),
     scenario!(no_service_directory_exits_0_as_2_12),
     scenario!(usage_and_setup_errors_are_cs),
@@ -55,6 +57,18 @@ fn each_svwait(
     act: &dyn Fn(&[Supervised]),
     check: &dyn Fn(&Waited),
 ) {
+    each_svwait_watched(services, setup, args, &|svs, _| act(svs), check);
+}
+
+/// [`each_svwait`] whose `act` is also given the running svwait, to check that it still
+/// waits.
+fn each_svwait_watched(
+    services: &[(&str, &str, bool)],
+    setup: &dyn Fn(&[Supervised]),
+    args: &[&str],
+    act: &dyn Fn(&[Supervised], &mut Running),
+    check: &dyn Fn(&Waited),
+) {
     for sup in supervisors() {
         let mut ours: Option<Waited> = None;
         for client in clients("svwait", "s6-svwait") {
@@ -81,7 +95,7 @@ fn each_svwait(
             wait_until("svwait's subscriptions", DEADLINE, || {
                 listener.exited() || svs.iter().all(|sv| is_subscribed(&sv.dir))
             });
-            act(&svs);
+            act(&svs, &mut listener);
             let got = waited(&listener.wait(), &fx);
             check(&got);
             compare(&mut ours, got, &client, args, sup.name);
@@ -187,6 +201,118 @@ fn a_waits_for_all_and_o_for_one_and_timeouts_exit_99() {
             (Some(99), "fatal: timed out\n")
         );
     });
+}
+
+/// SUPERVISE.md, "svwait": "The condition, over the selected services (all with `-a`, at
+/// least one with `-o`)": "`-U` up and ready; ... `-D` not up and ready"; "`-r`/`-R`: first
+/// wait until **all** services are not up (... always "all", whatever `-o`), ... then wait
+/// for `-u`/`-U` with `-a`/`-o`". Two services, one of which reaches the goal: `-o` returns;
+/// readiness comes only when the test opens the service's gate, after it checked that svwait
+/// still waits.
+fn o_with_capital_u_d_r_returns_once_one_service_is_there_and_ready() {
+    let gated: &[(&str, &str, bool)] = &[("a", GATED_NOTIFIER, true), ("b", GATED_NOTIFIER, true)];
+    let still_waiting_then_open_gate = |sv: &Supervised, listener: &mut Running| {
+        assert!(
+            !listener.exited(),
+            "returned before readiness ({})",
+            sv.name
+        );
+        open_gate(&sv.dir);
+    };
+    // -o -U: a up, then ready; b stays down.
+    each_svwait_watched(
+        gated,
+        &all_down,
+        &["-o", "-U", "-t", "10000"],
+        &|svs, listener| {
+            c_svc(&["-u"], &svs[0].dir);
+            svs[0].wait_status("a up", Status::is_up);
+            still_waiting_then_open_gate(&svs[0], listener);
+        },
+        &ok,
+    );
+    // -o -D: a down (and ready: no finish); b stays up.
+    each_svwait(
+        TWO,
+        &all_up,
+        &["-o", "-D", "-t", "10000"],
+        &send_to_first("-d"),
+        &ok,
+    );
+    // -o -R: both down first, then a up and ready; b up, never ready.
+    let up_ready = |svs: &[Supervised]| {
+        for sv in svs {
+            open_gate(&sv.dir);
+            sv.wait_status("up and ready", |s| s.is_up() && s.ready);
+        }
+    };
+    each_svwait_watched(
+        gated,
+        &up_ready,
+        &["-o", "-R", "-t", "10000"],
+        &|svs, listener| {
+            for sv in svs {
+                c_svc(&["-d"], &sv.dir);
+                sv.wait_status("down", |s| s.pid == 0);
+            }
+            for sv in svs {
+                c_svc(&["-u"], &sv.dir);
+                sv.wait_status("up", Status::is_up);
+            }
+            still_waiting_then_open_gate(&svs[0], listener);
+        },
+        &ok,
+    );
+}
+
+fn send_to_first(letters: &'static str) -> impl Fn(&[Supervised]) {
+    move |svs| c_svc(&[letters], &svs[0].dir)
+}
+
+/// SUPERVISE.md, "svwait": "condition reached with n failures: 0 if n = 0, else n with fatal
+/// `some services reported permanent failure or their supervisor died` (**fix**, no upstream
+/// fix: C exits n modulo 256, so 256 failures exit 0; ours caps at 255)". 256 hand-made
+/// service directories (a down status file each, no supervisor), waited for up; the test
+/// plays their supervisors and publishes an `x` on each one's fifodir: 256 failures, 255 for
+/// ours, 0 for C (its message printed all the same).
+fn failures_past_255_exit_255_where_c_exits_their_count_modulo_256() {
+    const FAILED: &str =
+        "fatal: some services reported permanent failure or their supervisor died\n";
+    for client in clients("svwait", "s6-svwait") {
+        let fx = Fixture::new();
+        let dirs: Vec<PathBuf> = (0..256)
+            .map(|i| {
+                let dir = fx.path(format!("s{i}"));
+                fx.mkdir(format!("s{i}/supervise"));
+                Status::ZERO.write(&dir).expect("write the status file");
+                dir
+            })
+            .collect();
+        let mut listener = Running::start(
+            Command::new(&client.path)
+                .args(["-u", "-t", "20000"])
+                .args(&dirs),
+        );
+        wait_until("svwait's 256 subscriptions", DEADLINE, || {
+            listener.exited() || dirs.iter().all(|d| is_subscribed(d))
+        });
+        for dir in &dirs {
+            assert_eq!(
+                common::ftrig::notify(&dir.join("event"), b"x"),
+                Ok(1),
+                "{}",
+                client.name()
+            );
+        }
+        let out = listener.wait();
+        let expected = if client.origin.is_none() { 255 } else { 0 };
+        assert_eq!(
+            (out.code, without_prog(&out.stderr).as_str()),
+            (Some(expected), FAILED),
+            "{}",
+            client.name()
+        );
+    }
 }
 
 fn a_supervisor_that_leaves_counts_as_a_failure_per_service() {
