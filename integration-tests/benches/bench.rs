@@ -49,13 +49,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::stats::{fmt, median, summary};
 use integration_tests::{
     Events, Fixture, Implementation, StubControl, Svscan, UnderTest, now_mono_ns, procfs, real_s6,
-    reference, workspace_root,
+    reference,
 };
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
@@ -393,23 +392,7 @@ fn release_builds() -> (PathBuf, PathBuf) {
     if let (Some(svscan), Some(stub)) = (&svscan, &stub) {
         return (svscan.clone(), stub.clone());
     }
-    let root = workspace_root();
-    let make = |args: &[&str]| {
-        let mut cmd = Command::new("make");
-        cmd.arg("-s").arg("-C").arg(root).args(args);
-        if let Some(cargo) = std::env::var_os("CARGO") {
-            cmd.env("CARGO", cargo);
-        }
-        cmd
-    };
-    let crates = "CRATES=-p svscan -p supervise-stub";
-    let built = make(&["release", crates]).status();
-    assert!(
-        built.as_ref().is_ok_and(|s| s.success()),
-        "make release {crates} failed: {built:?}"
-    );
-    let dir = make(&["release-dir"]).output().expect("make release-dir");
-    let dir = root.join(String::from_utf8_lossy(&dir.stdout).trim());
+    let dir = integration_tests::release_build(&["svscan", "supervise-stub"]);
     (
         svscan.unwrap_or_else(|| dir.join("svscan")),
         stub.unwrap_or_else(|| dir.join("supervise-stub")),

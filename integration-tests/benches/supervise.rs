@@ -1,14 +1,14 @@
-//! Side-by-side benchmark of our supervise (the release build) and the C s6-supervise: the
+//! Side-by-side benchmark of our supervise (as `make release` builds it: static, non-PIE, what
+//! `make install` installs) and the C s6-supervise: the
 //! 2.12.0.4 reference (`s6-supervise.real`) and Debian's 2.11, on the same service
 //! directories, in one run, with the ratio ours / the better C of each row (issue 9,
 //! "Performance").
 //!
-//! Run: `cargo build --release --workspace && cargo bench -p integration-tests --bench
-//! supervise` (root; s6 and the reference installed). `BENCH_QUICK=1`: one round, short
-//! windows, 100 services instead of 1000. `BENCH_ROUNDS=n`: rounds (default 3).
-//! `SUPERVISE_STATIC=PATH`: one more contender, another build of ours (the statically linked
-//! one: `RUSTFLAGS='-C target-feature=+crt-static' cargo build --release -p supervise
-//! --target x86_64-unknown-linux-gnu`).
+//! Run: `cargo bench -p integration-tests --bench supervise` (root; s6 and the reference
+//! installed; it runs `make release` for supervise and svscan first). `BENCH_QUICK=1`: one
+//! round, short windows, 100 services instead of 1000. `BENCH_ROUNDS=n`: rounds (default 3).
+//! `BENCH_SUPERVISE=PATH`: one more contender, another build of ours (e.g.
+//! `target/release/supervise`, the dynamic one).
 //!
 //! Rows:
 //! - idle memory: `Private_Dirty` and `Rss` (`/proc/PID/smaps_rollup`) of one supervise whose
@@ -33,7 +33,7 @@ use integration_tests::service::{
     Events, Observed, ServiceDir, Supervised, Supervisor, Tai64n, tai_secs_between,
 };
 use integration_tests::stats::{median, summary};
-use integration_tests::{Fixture, Implementation, UnderTest, procfs, target_dir};
+use integration_tests::{Fixture, Implementation, UnderTest, procfs};
 use nix::sys::signal::Signal;
 
 /// One contender: a name, the supervise program, and the svscan that runs it in a tree.
@@ -48,9 +48,10 @@ struct Contender {
 }
 
 fn contenders() -> Vec<Contender> {
-    let ours = target_dir().join("supervise");
+    let release = integration_tests::release_build(&["supervise", "svscan"]);
+    let ours = release.join("supervise");
     let svscan = UnderTest {
-        path: target_dir().join("svscan"),
+        path: release.join("svscan"),
         implementation: Implementation::Ours,
     };
     let mut list = vec![Contender {
@@ -60,9 +61,9 @@ fn contenders() -> Vec<Contender> {
         svscan: svscan.clone(),
         tree_supervise: ours,
     }];
-    if let Some(path) = std::env::var_os("SUPERVISE_STATIC").map(PathBuf::from) {
+    if let Some(path) = std::env::var_os("BENCH_SUPERVISE").map(PathBuf::from) {
         list.push(Contender {
-            name: "ours static",
+            name: "ours other",
             sup: Supervisor::Ours,
             program: path.clone(),
             svscan,
@@ -350,7 +351,7 @@ fn main() {
     for c in &list {
         if !c.program.is_file() || !c.svscan.path.is_file() {
             eprintln!(
-                "bench: {} or {} is missing: cargo build --release --workspace; apt-get install s6",
+                "bench: {} or {} is missing: apt-get install s6; ci/s6-reference/build-s6-reference.sh",
                 c.program.display(),
                 c.svscan.path.display()
             );

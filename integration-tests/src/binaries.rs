@@ -46,6 +46,34 @@ pub fn workspace_root() -> &'static Path {
     manifest.parent().unwrap_or(manifest)
 }
 
+/// The directory of `make release`'s binaries (static glibc, non-PIE: what `make install`
+/// installs), after building `crates` (package names) there: for the benchmarks, which
+/// measure that build.
+///
+/// # Panics
+/// If `make release` fails.
+#[must_use]
+pub fn release_build(crates: &[&str]) -> PathBuf {
+    let root = workspace_root();
+    let make = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("make");
+        cmd.arg("-s").arg("-C").arg(root).args(args);
+        if let Some(cargo) = std::env::var_os("CARGO") {
+            cmd.env("CARGO", cargo);
+        }
+        cmd
+    };
+    let packages: Vec<String> = crates.iter().map(|c| format!("-p {c}")).collect();
+    let crates = format!("CRATES={}", packages.join(" "));
+    let built = make(&["release", &crates]).status();
+    assert!(
+        built.as_ref().is_ok_and(std::process::ExitStatus::success),
+        "make release {crates} failed: {built:?}"
+    );
+    let dir = make(&["release-dir"]).output().expect("make release-dir");
+    root.join(String::from_utf8_lossy(&dir.stdout).trim())
+}
+
 /// A binary of this workspace (`svscan`, `svscanctl`, `supervise-stub`, `supervise`, `svc`,
 /// ...: each crate builds one binary named as the crate), built from the current sources:
 /// see the module doc.

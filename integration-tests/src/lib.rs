@@ -168,7 +168,7 @@ pub mod wrapper;
 
 pub use binaries::{
     Implementation, UNDER_TEST_ENV, UnderTest, binary, implementation, ours_only, real_s6,
-    reference, reference_dir, target_dir, under_test, workspace_root,
+    reference, reference_dir, release_build, target_dir, under_test, workspace_root,
 };
 pub use events::{Event, EventLog, Events, FdInfo};
 pub use process::{Exit, signal_pid, with_std_fds_only};
