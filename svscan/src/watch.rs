@@ -171,7 +171,7 @@ impl Watch {
                         &[
                             b"unable to watch ",
                             name.to_bytes(),
-                            b" (and maybe others): a log directory appearing there needs a rescan: ",
+                            b" (and maybe others): a log directory appearing there needs a rescan",
                         ],
                         e,
                     );

@@ -12,7 +12,7 @@ mod wait;
 mod listing;
 // `.s6-svscan/event` with the real s6 tools; clients and subscribers that do not read.
 mod events;
-// `svscan --watch`: mkdir, symlink, rename, log, removal, idle.
+// `svscan --watch`: mkdir, symlink, rename, log, removal, idle; past the watch limit, without inotify.
 mod watch;
 // Running svscanctl, reading -lj, /proc.
 mod support;

@@ -1,10 +1,15 @@
 //! `svscan --watch` (`svscan/src/watch.rs`): a change of the scan directory is scanned
-//! without `-a`, within 100 ms; removals keep the `-n` semantics; idle stays idle.
+//! without `-a`, within 100 ms; removals keep the `-n` semantics; idle stays idle; past the
+//! watch limit or without inotify, one warning and the plain behaviour for what is not
+//! watched (in a user namespace of svscan's own whose inotify limits are lowered).
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use integration_tests::suite::Scenario;
-use integration_tests::{DEADLINE, Fixture, Outcome, procfs, scenario, wait_until};
+use integration_tests::{
+    DEADLINE, Fixture, Outcome, Skip, Svscan, procfs, program, scenario, under_test, wait_until,
+};
 
 use crate::support::{
     asleep_forever, ctl_ok, entry, int_of, list, ours, pending, str_of, supervisor_of,
@@ -15,6 +20,8 @@ pub const SCENARIOS: &[Scenario] = &[
     scenario!(a_log_dir_added_to_an_existing_service_gets_its_logger),
     scenario!(a_removal_makes_the_entry_inactive_and_n_still_decides),
     scenario!(idle_svscan_with_watch_wakes_up_zero_times),
+    scenario!(past_the_watch_limit_svscan_warns_once_and_a_log_in_an_unwatched_service_waits_for_a),
+    scenario!(without_inotify_svscan_warns_once_and_a_new_service_waits_for_a),
 ];
 
 /// Waits until svscan supervises `name` and returns how long that took from `since`.
@@ -149,5 +156,138 @@ fn idle_svscan_with_watch_wakes_up_zero_times() -> Outcome {
     let t = Instant::now();
     fx.service("late");
     supervised_within(sv.pid(), "late", t);
+    Ok(())
+}
+
+/// The wrapper that runs svscan in a user namespace of its own (`unshare --user
+/// --map-root-user`) with the inotify limit `limit` (a file of `/proc/sys/user`) set to
+/// `value` there first: since Linux 5.11 these limits are per user namespace, so only
+/// svscan's namespace is limited, not the machine. `&&`: a limit that cannot be set starts
+/// no svscan; `exec`: svscan's pid is the guard's.
+///
+/// # Errors
+/// A [`Skip::missing`] when the wrapper fails here (user namespaces not permitted, or a
+/// kernel before 5.11); CI, root on Debian, runs it.
+#[track_caller]
+fn limited_user_namespace(limit: &str, value: u32) -> Result<Vec<String>, Skip> {
+    let wrapper: Vec<String> = [
+        "unshare",
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        &format!(r#"echo {value} > /proc/sys/user/{limit} && exec "$@""#),
+        "sh",
+    ]
+    .map(String::from)
+    .into();
+    let ran = program::run(
+        Command::new(&wrapper[0]).args(&wrapper[1..]).arg("true"),
+        DEADLINE,
+    );
+    if ran.code == Some(0) {
+        Ok(wrapper)
+    } else {
+        Err(Skip::missing(format!(
+            "a user namespace with {limit} = {value} (`{} true` failed: {:?}, {})",
+            wrapper.join(" "),
+            ran.code,
+            ran.stderr.trim_end()
+        )))
+    }
+}
+
+/// Checks that svscan has not picked up `name`, made by the test just before: waits until
+/// svscan sleeps in poll with no timer pending, then `name` must be neither in its table
+/// nor started. A change svscan watches wakes it before the `mkdir` returns (the event is
+/// queued then), and from reading it until its scan has run svscan keeps the scan's timer;
+/// so once asleep with none, it has scanned the change or never seen it.
+fn not_picked_up(fx: &Fixture, sv: &mut Svscan<'_>, name: &str) {
+    sv.wait_until("svscan asleep with no timer pending", DEADLINE, |sv| {
+        asleep_forever(sv.pid())
+    });
+    assert!(
+        entry(&list(fx.scandir()), name).is_none(),
+        "{name} scanned without -a"
+    );
+    assert_eq!(sv.events().pid_of(name), None, "{name} started without -a");
+}
+
+/// "Without inotify, or past the watch limit (`fs.inotify.max_user_watches`), svscan warns
+/// once and, for what it cannot watch, rescans only when asked" (svscan(8), `--watch`;
+/// `watch.rs`: "past the watch limit (`max_user_watches`: ENOSPC), svscan warns once and
+/// falls back, for what it cannot watch, to the plain behaviour"). With 2 watches, the scan
+/// directory and `watched` take them: services made later are still picked up without `-a`
+/// (the scan directory is watched) but get no watch of their own, which is warned about
+/// once, at the first; a `log` made in one of them waits for `-a`, while `watched/log`
+/// needs none.
+fn past_the_watch_limit_svscan_warns_once_and_a_log_in_an_unwatched_service_waits_for_a() -> Outcome
+{
+    ours()?;
+    let wrapper = limited_user_namespace("max_inotify_watches", 2)?;
+    let fx = Fixture::new();
+    fx.service("watched");
+    let mut sv = fx.svscan().arg("--watch").start_wrapped(&wrapper);
+    sv.wait_started("watched");
+    assert_eq!(sv.stderr(), "", "a warning with a watch to spare");
+    // One at a time, so that `b` is the first one the limit refuses.
+    for name in ["b", "c", "d"] {
+        let t = Instant::now();
+        fx.service(name);
+        supervised_within(sv.pid(), name, t);
+    }
+    let warning = format!(
+        "{}: warning: unable to watch b (and maybe others): a log directory appearing there \
+         needs a rescan: No space left on device\n",
+        under_test().prog()
+    );
+    assert_eq!(sv.stderr(), warning, "one warning for b, c and d");
+
+    fx.mkdir("b/log");
+    not_picked_up(&fx, &mut sv, "b/log");
+    sv.ctl("a");
+    sv.wait_started("b/log");
+
+    let t = Instant::now();
+    fx.mkdir("watched/log");
+    supervised_within(sv.pid(), "watched/log", t);
+    assert_eq!(sv.stderr(), warning, "still the one warning");
+    assert!(!sv.has_exited(), "svscan died");
+    Ok(())
+}
+
+/// "Without inotify, or past the watch limit, svscan warns once and, for what it cannot
+/// watch, rescans only when asked" (svscan(8), `--watch`; `watch.rs`: "Without inotify
+/// (`inotify_init` fails) ... svscan warns once and falls back ... to the plain behaviour:
+/// rescans when asked or with `-t`"). With no inotify instance allowed, `--watch` svscan
+/// warns once at start-up and runs as without it: a new service and a new `log` each wait
+/// for `-a`, and svscan stays idle (asleep with no timer).
+fn without_inotify_svscan_warns_once_and_a_new_service_waits_for_a() -> Outcome {
+    ours()?;
+    let wrapper = limited_user_namespace("max_inotify_instances", 0)?;
+    let fx = Fixture::new();
+    fx.service("a");
+    let mut sv = fx.svscan().arg("--watch").start_wrapped(&wrapper);
+    sv.wait_started("a");
+    let warning = format!(
+        "{}: warning: unable to watch the scan directory: Too many open files; rescanning \
+         only when asked\n",
+        under_test().prog()
+    );
+    assert_eq!(sv.stderr(), warning);
+
+    fx.service("late");
+    not_picked_up(&fx, &mut sv, "late");
+    sv.ctl("a");
+    sv.wait_started("late");
+
+    fx.mkdir("a/log");
+    not_picked_up(&fx, &mut sv, "a/log");
+    sv.ctl("a");
+    sv.wait_started("a/log");
+
+    wait_until("svscan idle", DEADLINE, || asleep_forever(sv.pid()));
+    assert_eq!(sv.stderr(), warning, "still the one warning");
+    assert!(!sv.has_exited(), "svscan died");
     Ok(())
 }
