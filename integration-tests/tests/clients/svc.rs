@@ -286,6 +286,21 @@ fn svc_w(client: &Client, args: &[&str], dir: &Path) -> Waited {
     }
 }
 
+/// A fixture with the service `svc`: `run_script` as its `run`, and `files` (name, contents)
+/// in it, those whose name ends in `finish` as scripts.
+fn service_fixture(run_script: &str, files: &[(&str, &str)]) -> Fixture {
+    let fx = Fixture::new();
+    fx.script("svc/run", run_script);
+    for (name, contents) in files {
+        if name.ends_with("finish") {
+            fx.script(format!("svc/{name}"), contents);
+        } else {
+            fx.write(format!("svc/{name}"), contents);
+        }
+    }
+    fx
+}
+
 /// Runs `args` on a fresh supervisor of `run` (with `files`) for every implementation of svc,
 /// after `setup` and checks each result with `check` against ours.
 fn each_svc_w(
@@ -298,15 +313,7 @@ fn each_svc_w(
     for sup in supervisors() {
         let mut ours: Option<Waited> = None;
         for client in clients("svc", "s6-svc") {
-            let fx = Fixture::new();
-            fx.script("svc/run", run_script);
-            for (name, contents) in files {
-                if name.ends_with("finish") {
-                    fx.script(format!("svc/{name}"), contents);
-                } else {
-                    fx.write(format!("svc/{name}"), contents);
-                }
-            }
+            let fx = service_fixture(run_script, files);
             let dir = fx.path("svc");
             let sv = Supervised::start(&sup, &dir);
             sv.wait_status("started", |_| true);
@@ -490,15 +497,7 @@ fn each_svc_w_in_the_background(
     for sup in supervisors() {
         let mut ours: Option<Waited> = None;
         for client in clients("svc", "s6-svc") {
-            let fx = Fixture::new();
-            fx.script("svc/run", run_script);
-            for (name, contents) in files {
-                if name.ends_with("finish") {
-                    fx.script(format!("svc/{name}"), contents);
-                } else {
-                    fx.write(format!("svc/{name}"), contents);
-                }
-            }
+            let fx = service_fixture(run_script, files);
             let dir = fx.path("svc");
             mkfifo(&dir.join("gate"), Mode::from_bits_truncate(0o600)).expect("mkfifo gate");
             let sv = Supervised::start(&sup, &dir);

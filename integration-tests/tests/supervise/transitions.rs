@@ -67,6 +67,19 @@ fn on_dev_null(pid: i32, fd: i32) -> bool {
         .any(|(n, to)| *n == fd && to == std::path::Path::new("/dev/null"))
 }
 
+/// `x` or SIGHUP (`how`): supervise's "close", seen as its fds 0 and 1 on /dev/null.
+fn close_by(sv: &mut Supervised<'_>, how: &str) {
+    if how == "x" {
+        sv.ctl("x");
+    } else {
+        sv.signal(Signal::SIGHUP);
+    }
+    let pid = sv.pid();
+    sv.wait_until("fds 0 and 1 on /dev/null", DEADLINE, |_| {
+        on_dev_null(pid, 0) && on_dev_null(pid, 1)
+    });
+}
+
 /// Kill letters: "`a` SIGALRM, `b` SIGABRT, `q` SIGQUIT, `h` SIGHUP, `t` SIGTERM, `i`
 /// SIGINT, `1` SIGUSR1, `2` SIGUSR2, `y` SIGWINCH", sent to run; "Nothing else changes (`t`,
 /// `k` do not touch wantup, so the service is restarted if wanted up)".
@@ -316,19 +329,7 @@ fn x_or_sighup_while_up_exit_after_the_service_dies_with_stdin_and_stdout_closed
             let pid = wait_trapping(&mut sv);
             events.wait_contains("su");
             events.clear();
-            if how == "x" {
-                sv.ctl("x");
-            } else {
-                sv.signal(Signal::SIGHUP);
-            }
-            let sup_pid = sv.pid();
-            sv.wait_until("fds 0 and 1 on /dev/null", DEADLINE, |_| {
-                let fds = integration_tests::procfs::fds(sup_pid);
-                [0, 1].iter().all(|n| {
-                    fds.iter()
-                        .any(|(fd, to)| fd == n && to == std::path::Path::new("/dev/null"))
-                })
-            });
+            close_by(&mut sv, how);
             assert!(
                 alive(pid) && !sv.has_exited(),
                 "{how}: the service is left running"
@@ -618,15 +619,7 @@ fn x_or_sighup_while_finishing_exit_after_finish_and_lastfinish_only_closes() {
             let finish = wait_trapping_finish(&mut sv);
             events.wait_contains("sud");
             events.clear();
-            if how == "x" {
-                sv.ctl("x");
-            } else {
-                sv.signal(Signal::SIGHUP);
-            }
-            let sup_pid = sv.pid();
-            sv.wait_until("fds 0 and 1 on /dev/null", DEADLINE, |_| {
-                on_dev_null(sup_pid, 0) && on_dev_null(sup_pid, 1)
-            });
+            close_by(&mut sv, how);
             assert!(alive(finish) && !sv.has_exited(), "{how}");
             sv.ctl("x");
             sv.signal(Signal::SIGHUP);
