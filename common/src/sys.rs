@@ -205,12 +205,49 @@ extern "C" fn spawned_child(arg: *mut libc::c_void) -> libc::c_int {
                 let _ = libc::sigaction(sig, &raw const dfl, ptr::null_mut());
             }
         }
+        // glibc's internal signals 32 and 33, which its sigaction refuses to name or show,
+        // may be SIG_IGN here, inherited from a parent that glibc's posix_spawn started:
+        // the kernel's rt_sigaction takes them. An all-zero kernel sigaction is SIG_DFL with
+        // no flags and an empty mask whatever the architecture's field order; the kernel's
+        // sigset is SIGRTMAX bits.
+        let kernel_dfl = [0_u64; 4];
+        let sigset_size = libc::SIGRTMAX() as usize / 8;
+        for sig in [32, 33] {
+            let _ = libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                kernel_dfl.as_ptr(),
+                ptr::null_mut::<libc::c_void>(),
+                sigset_size,
+            );
+        }
         if libc::sigprocmask(libc::SIG_SETMASK, &raw const child.mask, ptr::null_mut()) < 0 {
             fail(child);
         }
         libc::execve(child.path, child.argv, child.envp);
         fail(child)
     }
+}
+
+/// Every signal, glibc's two internal ones (32 and 33) included, which `sigfillset` and
+/// `sigaddset` refuse to name: posix_spawn's set of signals to reset to SIG_DFL. glibc's spawn
+/// child, which runs with every signal blocked, sets a blocked internal signal that is not in
+/// that set to SIG_IGN, and SIG_IGN survives the exec: without the two bits every child would
+/// start with signals 32 and 33 ignored (C s6 2.12's do).
+pub fn every_signal() -> nix::sys::signal::SigSet {
+    let mut set = *nix::sys::signal::SigSet::all().as_ref();
+    let bits = libc::c_ulong::BITS as usize;
+    let words = std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
+    let base = (&raw mut set).cast::<libc::c_ulong>();
+    for sig in [32_usize, 33] {
+        let (word, bit) = ((sig - 1) / bits, (sig - 1) % bits);
+        debug_assert!(word < words);
+        // SAFETY: glibc's sigset_t is `unsigned long __val[..]` with signal n at bit n - 1,
+        // and `word` is within it (1024 bits); `set` is a local, initialised by the copy.
+        unsafe { *base.add(word) |= 1 << bit };
+    }
+    // SAFETY: `set` is a valid, initialised sigset_t (a copy of a full one, two bits more).
+    unsafe { nix::sys::signal::SigSet::from_sigset_t_unchecked(set) }
 }
 
 /// The signals whose disposition is not SIG_DFL now (ignored, or with a handler): what a
