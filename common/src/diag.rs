@@ -36,6 +36,17 @@ pub fn set_program_name(argv0: &str) {
     set_prog(base_name(argv0));
 }
 
+/// This process's arguments, PROG set from the first ([`set_program_name`]): every program's
+/// first step.
+#[must_use]
+pub fn args() -> Vec<std::ffi::OsString> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(argv0) = argv.first() {
+        set_program_name(&argv0.to_string_lossy());
+    }
+    argv
+}
+
 /// Sets PROG to `prog` exactly (supervise's `NAME DIR` after its chdir, whose `DIR` may hold
 /// slashes). Each call replaces the previous one; the text is kept for the process's life.
 pub fn set_prog(prog: &str) {

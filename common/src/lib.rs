@@ -23,6 +23,7 @@ pub mod deadline;
 pub mod diag;
 pub mod ftrig;
 pub mod getopt;
+pub mod json;
 pub mod lock;
 pub mod sig;
 pub mod spawn;

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::control::{SuperviseCommand, Wording, write_control};
-use common::diag::{SysErr, set_program_name, usage};
+use common::diag::{SysErr, usage};
 use common::getopt::{self, Getopt, Key};
 use common::status::service_path;
 use common::svlisten::{Goal, Listener};
@@ -235,10 +235,7 @@ fn send_and_wait(inv: &Invocation<'_>, wait: u8) {
 }
 
 fn main() {
-    let argv: Vec<_> = std::env::args_os().collect();
-    if let Some(argv0) = argv.first() {
-        set_program_name(&argv0.to_string_lossy());
-    }
+    let argv = common::diag::args();
     let inv = match parse(argv.get(1..).unwrap_or_default()) {
         Ok(inv) => inv,
         Err(ParseError::Usage) => usage(USAGE),

@@ -6,17 +6,14 @@
 use std::path::Path;
 
 use common::ctldir::SUPERVISE;
-use common::diag::{SysErr, set_program_name, usage};
+use common::diag::{SysErr, usage};
 use common::status::service_path;
 use common::{EXIT_SYSTEM, fatal, lock};
 
 const USAGE: &str = "s6-svok servicedir";
 
 fn main() {
-    let argv: Vec<_> = std::env::args_os().collect();
-    if let Some(argv0) = argv.first() {
-        set_program_name(&argv0.to_string_lossy());
-    }
+    let argv = common::diag::args();
     let Some(dir) = argv.get(1).map(Path::new) else {
         usage(USAGE)
     };

@@ -27,7 +27,6 @@ mod sys;
 mod table;
 mod watch;
 
-use std::ffi::OsString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
@@ -45,10 +44,7 @@ use crate::start::Supervise;
 use crate::table::Table;
 
 fn main() {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    if let Some(argv0) = args.first() {
-        diag::set_program_name(&argv0.to_string_lossy());
-    }
+    let args = diag::args();
     let config = config::parse(args.get(1..).unwrap_or_default())
         .unwrap_or_else(|_| diag::usage(&config::usage_line(diag::program_name())));
     startup(&config).run()

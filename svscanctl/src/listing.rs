@@ -156,7 +156,7 @@ impl Line {
         let _ = write!(o, ",\"until_ms\":{}", ms(self.until));
         if self.why == Why::SpawnFailed {
             let _ = write!(o, ",\"errno\":{},\"error\":", self.errno);
-            json_string(&mut o, &error_text(self.errno));
+            common::json::push_string(&mut o, &error_text(self.errno));
         } else {
             o.push_str(",\"errno\":null,\"error\":null");
         }
@@ -169,25 +169,10 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "null".to_owned(), |v| v.to_string())
 }
 
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// `"key":"name"`, and `"key_hex":"..."` when the name is not UTF-8.
 fn json_name(out: &mut String, key: &str, name: &[u8]) {
     let _ = write!(out, "\"{key}\":");
-    json_string(out, &String::from_utf8_lossy(name));
+    common::json::push_string(out, &String::from_utf8_lossy(name));
     if std::str::from_utf8(name).is_err() {
         let _ = write!(out, ",\"{key}_hex\":\"");
         for b in name {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::CONTROL_DIR;
 use common::control::{SvscanCommand as Command, Wording, write_control};
-use common::diag::{set_program_name, usage};
+use common::diag::usage;
 use common::fatal;
 use common::getopt::{Getopt, Key, Opt, unsigned};
 use common::svscan_socket::{ClientError, Connection, MAX_LETTERS};
@@ -100,10 +100,7 @@ fn parse(args: &[OsString]) -> Result<Invocation<'_>, ParseError> {
 }
 
 fn main() {
-    let argv: Vec<OsString> = std::env::args_os().collect();
-    if let Some(argv0) = argv.first() {
-        set_program_name(&argv0.to_string_lossy());
-    }
+    let argv = common::diag::args();
     let invocation = match parse(argv.get(1..).unwrap_or_default()) {
         Ok(invocation) => invocation,
         Err(ParseError::Usage) => usage(USAGE),

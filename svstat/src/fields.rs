@@ -293,7 +293,7 @@ impl View {
     /// The machine form: one JSON object with `name` first, then the fields.
     pub fn json(&self, name: &str, fields: &[Field]) -> String {
         let mut out = String::from("{\"name\":");
-        json_string(name, &mut out);
+        common::json::push_string(&mut out, name);
         for &f in fields {
             out.push_str(",\"");
             out.push_str(f.name());
@@ -303,22 +303,6 @@ impl View {
         out.push('}');
         out
     }
-}
-
-/// `s` as a JSON string.
-fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

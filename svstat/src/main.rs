@@ -19,7 +19,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use common::ctldir::SUPERVISE;
-use common::diag::{SysErr, set_program_name, usage};
+use common::diag::{SysErr, usage};
 use common::getopt::{Getopt, Key, Long};
 use common::status::{Status, service_path};
 use common::tai::Tai64n;
@@ -237,10 +237,7 @@ fn print(line: &str) {
 }
 
 fn main() {
-    let argv: Vec<_> = std::env::args_os().collect();
-    if let Some(argv0) = argv.first() {
-        set_program_name(&argv0.to_string_lossy());
-    }
+    let argv = common::diag::args();
     let inv = match parse(argv.get(1..).unwrap_or_default()) {
         Ok(inv) => inv,
         Err(ParseError::Usage) => usage(USAGE),

@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::diag::{set_program_name, usage};
+use common::diag::usage;
 use common::fatal;
 use common::getopt::{self, Getopt, Key};
 use common::svlisten::{Goal, Listener};
@@ -86,10 +86,7 @@ fn check_failures(failures: u32) {
 }
 
 fn main() {
-    let argv: Vec<_> = std::env::args_os().collect();
-    if let Some(argv0) = argv.first() {
-        set_program_name(&argv0.to_string_lossy());
-    }
+    let argv = common::diag::args();
     let Some(inv) = parse(argv.get(1..).unwrap_or_default()) else {
         usage(USAGE)
     };
