@@ -130,8 +130,7 @@ struct Plan {
 
 impl Plan {
     fn from_env() -> Plan {
-        let quick = std::env::var_os("BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
-        let mut plan = if quick {
+        let mut plan = if integration_tests::stats::quick() {
             Plan {
                 rounds: 1,
                 idle_n: 20,
@@ -156,10 +155,7 @@ impl Plan {
                 teardown_pairs: 1000,
             }
         };
-        if let Some(r) = std::env::var("BENCH_ROUNDS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-        {
+        if let Some(r) = integration_tests::stats::rounds() {
             plan.rounds = r;
         }
         if let Ok(sizes) = std::env::var("BENCH_FLEETS") {

@@ -177,10 +177,7 @@ fn list(n: usize, samples: usize, cpu: &mut Vec<f64>, wall: &mut Vec<f64>) {
 
 fn main() {
     become_subreaper();
-    let rounds = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
+    let rounds = integration_tests::stats::rounds().unwrap_or(5);
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprintln!(
         "bench svscan_plus: {rounds} round(s), load {}",

@@ -1,5 +1,17 @@
 //! The benchmarks' figures: each row's samples are shown as the median with the min–max
-//! spread, and compared by their medians.
+//! spread, and compared by their medians; and the knobs every benchmark takes.
+
+/// `BENCH_QUICK` set (and not `0`): small sizes, one round, for development.
+#[must_use]
+pub fn quick() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `BENCH_ROUNDS` as a number, if it is one.
+#[must_use]
+pub fn rounds() -> Option<usize> {
+    std::env::var("BENCH_ROUNDS").ok()?.parse().ok()
+}
 
 /// The median of `v`; `None` for no sample.
 #[must_use]

@@ -268,6 +268,15 @@ fn sending_failures_exit_as_c() {
 
 // ------------------------------------------------------------------ -w
 
+/// Keeps the first result, ours (`clients` lists ours first), and asserts that each later
+/// one, a C client's, is the same.
+fn same_as_ours(ours: &mut Option<Waited>, got: Waited, what: std::fmt::Arguments<'_>) {
+    match ours {
+        None => *ours = Some(got),
+        Some(o) => assert_eq!(o, &got, "{what}"),
+    }
+}
+
 /// What one `svc -w…` run did: its exit code and messages, and the status after it.
 #[derive(Debug, PartialEq, Eq)]
 struct Waited {
@@ -321,16 +330,11 @@ fn each_svc_w(
             let got = svc_w(&client, args, &dir);
             let status = Status::read(&dir).unwrap_or(Status::ZERO);
             check(&got, &status);
-            match &ours {
-                None => ours = Some(got),
-                Some(o) => assert_eq!(
-                    o,
-                    &got,
-                    "{args:?}: ours and {} on {}",
-                    client.name(),
-                    sup.name
-                ),
-            }
+            same_as_ours(
+                &mut ours,
+                got,
+                format_args!("{args:?}: ours and {} on {}", client.name(), sup.name),
+            );
         }
     }
 }
@@ -455,10 +459,7 @@ fn wr_without_letters_waits_for_a_restart_caused_by_someone_else() {
                 after.is_up() && after.pid != before.pid && after.wstat == 9,
                 "{after:?}"
             );
-            match &ours {
-                None => ours = Some(got),
-                Some(o) => assert_eq!(o, &got, "{}", client.name()),
-            }
+            same_as_ours(&mut ours, got, format_args!("{}", client.name()));
         }
     }
 }
@@ -514,16 +515,11 @@ fn each_svc_w_in_the_background(
                 stderr: without_prog(&out.stderr).replace(&dir.display().to_string(), "DIR"),
             };
             check(&got, &Status::read(&dir).unwrap_or(Status::ZERO));
-            match &ours {
-                None => ours = Some(got),
-                Some(o) => assert_eq!(
-                    o,
-                    &got,
-                    "{args:?}: ours and {} on {}",
-                    client.name(),
-                    sup.name
-                ),
-            }
+            same_as_ours(
+                &mut ours,
+                got,
+                format_args!("{args:?}: ours and {} on {}", client.name(), sup.name),
+            );
         }
     }
 }
